@@ -1,0 +1,108 @@
+// Doorbell: park and wake across processes on a futex word in shared memory.
+//
+// Waiter                                Ringer
+//   waiters = 1                           publish data (release store)
+//   s = seq (acquire)                     fence(seq_cst)
+//   fence(seq_cst)                        if waiters: seq += 1 (release); futex_wake
+//   if ready(): waiters = 0, return
+//   futex_wait(&seq, s, remaining)
+//
+// The two seq_cst fences make "waiter saw no data" imply "ringer sees
+// waiters == 1", so a wake is never lost; and if the waiter read the new seq
+// it also sees the data (release/acquire on seq). futex_wait returns at once
+// when seq no longer equals s. The futex is shared (not FUTEX_PRIVATE) so it
+// works between processes mapping the same segment. A ringer that skips the
+// wake (a hostile peer, or the GPU, which cannot call futex) costs at most the
+// caller's deadline, never a hang.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "shm/clock.h"
+#include "shm/errc.h"
+#include "shm/ring_layout.h"
+
+namespace rk::shm {
+
+// How long a waiter spins before parking. Spinning keeps the round trip off
+// the scheduler when the peer answers within microseconds.
+inline constexpr uint64_t kDefaultSpinNs = 20000;
+
+// Something outside the ring that ends a wait early (peer death, shutdown).
+struct WaitStop {
+  std::atomic<bool> stop{false};
+};
+
+class Doorbell {
+ public:
+  explicit Doorbell(DoorbellWord* word) : word_(word) {}
+
+  // Wakes the waiters, if any announced themselves. Call after publishing.
+  void ring();
+  // Same, when the caller has already issued the seq_cst fence after
+  // publishing (lets one fence serve several doorbells).
+  void ring_after_fence();
+  // Wakes every waiter unconditionally (used to abort waits, e.g. on disconnect).
+  void wake_all();
+
+  // Waits until ready() holds, the deadline passes (Errc::timeout) or stop is
+  // set (Errc::disconnected). Spins for spin_ns first.
+  template <class Ready>
+  Errc wait(Ready&& ready, Deadline deadline, const WaitStop* stop = nullptr,
+            uint64_t spin_ns = kDefaultSpinNs);
+
+ private:
+  // One futex sleep of at most timeout_ns on seq == expected.
+  void sleep(uint32_t expected, uint64_t timeout_ns);
+  std::atomic_ref<uint32_t> seq() const { return std::atomic_ref<uint32_t>(word_->seq); }
+  std::atomic_ref<uint32_t> waiters() const { return std::atomic_ref<uint32_t>(word_->waiters); }
+
+  DoorbellWord* word_;  // borrowed, in shared memory
+};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+inline void Doorbell::ring() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  ring_after_fence();
+}
+
+inline void Doorbell::ring_after_fence() {
+  if (waiters().load(std::memory_order_relaxed) != 0) wake_all();
+}
+
+template <class Ready>
+Errc Doorbell::wait(Ready&& ready, Deadline deadline, const WaitStop* stop, uint64_t spin_ns) {
+  auto stopped = [stop] { return stop && stop->stop.load(std::memory_order_acquire); };
+  // Spin: check the clock only every 64 rounds to keep the loop tight.
+  const uint64_t spin_until = monotonic_ns() + spin_ns;
+  for (uint32_t i = 1;; ++i) {
+    if (ready()) return Errc::ok;
+    if ((i & 63) == 0) {
+      if (stopped()) return Errc::disconnected;
+      uint64_t now = monotonic_ns();
+      if (now >= spin_until || now >= deadline.at_ns()) break;
+    }
+    cpu_relax();
+  }
+  for (;;) {
+    waiters().store(1, std::memory_order_relaxed);
+    uint32_t s = seq().load(std::memory_order_acquire);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready()) break;
+    if (stopped()) { waiters().store(0, std::memory_order_relaxed); return Errc::disconnected; }
+    uint64_t left = deadline.remaining_ns();
+    if (left == 0) { waiters().store(0, std::memory_order_relaxed); return ready() ? Errc::ok : Errc::timeout; }
+    sleep(s, left);
+  }
+  waiters().store(0, std::memory_order_relaxed);
+  return Errc::ok;
+}
+
+}  // namespace rk::shm

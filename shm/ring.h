@@ -1,0 +1,167 @@
+// Single-producer single-consumer ring of variable-size records in shared
+// memory (layout in ring_layout.h). Each side writes only its own index:
+// the producer `tail`, the consumer `head`.
+//
+// Memory ordering, the whole argument:
+//  * The producer writes record bytes, then stores `tail` with release; the
+//    consumer loads `tail` with acquire, so every byte before `tail` is
+//    visible to it.
+//  * The consumer finishes reading records, then stores `head` with release;
+//    the producer loads `head` with acquire before it reuses that space, so
+//    it never overwrites bytes still being read.
+//  * Each side keeps a private copy of its own index and a cached copy of the
+//    other's, so the common case touches the shared line of the other side
+//    only when the cached view says the ring is empty / full.
+//
+// Trust: the peer may be hostile. Capacity and max record size are copied
+// from the header once at attach and validated against the mapping; every
+// index loaded from the peer and every record header is checked before use,
+// and a violation is reported as Errc::corrupt: never an out-of-bounds
+// access and never a loop.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "shm/doorbell.h"
+#include "shm/result.h"
+#include "shm/ring_layout.h"
+
+namespace rk::shm {
+
+struct RingConfig {
+  uint64_t capacity = 1u << 20;   // buffer bytes, power of two
+  uint32_t max_record = 65792;    // 64 KiB payload + envelope headroom
+};
+
+// Checks a config: power-of-two capacity of at least 4 KiB, and a max record
+// that fits the buffer with room for a padding record.
+Errc validate_ring_config(const RingConfig& config);
+
+// Initialises ring memory (header + buffer) at `memory`, which must be
+// zeroed and at least ring_bytes(capacity) long. Called by the creator only.
+Errc format_ring(void* memory, const RingConfig& config);
+
+// Reads and checks the header of ring memory of `mapped_bytes`, returning
+// the config it describes.
+Result<RingConfig> inspect_ring(const void* memory, uint64_t mapped_bytes);
+
+class RingProducer {
+ public:
+  RingProducer() = default;
+  static Result<RingProducer> attach(void* memory, uint64_t mapped_bytes);
+
+  // Space for a record with a body of up to `n` bytes, without waiting.
+  // Errc::too_large if n > max_record, Errc::queue_full if there is no room
+  // now, Errc::corrupt if the consumer's index is impossible.
+  Result<std::span<std::byte>> try_reserve(size_t n);
+  // Same, but waits for room until the deadline (Errc::timeout) or stop.
+  Result<std::span<std::byte>> reserve(size_t n, Deadline deadline, const WaitStop* stop = nullptr);
+
+  // Finishes the reserved record with `len` body bytes (len <= n) and makes
+  // it, and every record staged before it, visible to the consumer.
+  void commit(size_t len, uint32_t flags = 0) { stage(len, flags); publish(); }
+  // Finishes the reserved record without publishing it yet (batching).
+  void stage(size_t len, uint32_t flags = 0);
+  // Makes all staged records visible with one index store, and wakes a
+  // parked consumer.
+  void publish();
+  // publish() without the fence and wake, for a caller that fences once for
+  // several rings and then calls data_bell().ring_after_fence().
+  void publish_no_wake();
+
+  // Bytes free for records right now (from a fresh load of head).
+  uint64_t free_bytes();
+  const RingConfig& config() const { return cfg_; }
+  Doorbell data_bell() const { return Doorbell(&hdr_->data_bell); }
+  Doorbell space_bell() const { return Doorbell(&hdr_->space_bell); }
+  bool valid() const { return hdr_ != nullptr; }
+
+ private:
+  Errc refresh_head();
+  RingHeader* hdr_ = nullptr;
+  std::byte* buf_ = nullptr;
+  RingConfig cfg_{};
+  uint64_t mask_ = 0;
+  uint64_t tail_ = 0;        // staged end (private); published tail <= tail_
+  uint64_t published_ = 0;   // last value stored to hdr_->tail
+  uint64_t head_cache_ = 0;  // last head loaded from the consumer
+  uint64_t record_pos_ = 0;  // position of the current reservation's header
+  size_t reserved_ = 0;      // body bytes of the current reservation
+};
+
+// One record as the consumer sees it: body bytes in the ring (valid until
+// released), flags, and its position so callers can release out of order.
+struct Record {
+  std::span<const std::byte> body;
+  uint32_t flags = 0;
+  uint64_t pos = 0;  // position of its header
+  uint64_t end = 0;  // position just past it
+};
+
+class RingConsumer {
+ public:
+  RingConsumer() = default;
+  static Result<RingConsumer> attach(void* memory, uint64_t mapped_bytes);
+
+  // The next record at the read cursor, skipping padding. Errc::empty if
+  // none, Errc::corrupt if the producer broke the protocol. Does not move
+  // the cursor: call advance() to step past it.
+  Result<Record> peek();
+  // Waits for a record until the deadline (Errc::timeout) or stop.
+  Result<Record> wait(Deadline deadline, const WaitStop* stop = nullptr);
+  // Moves the read cursor past r (r must be the last record peeked).
+  void advance(const Record& r) { read_ = r.end; }
+  // Returns all space before the read cursor to the producer.
+  void release() { release_to(read_); }
+  // Returns all space before pos (<= cursor) to the producer: one index
+  // store for any number of records, then wakes a producer waiting for room.
+  void release_to(uint64_t pos);
+  // advance + release for the one-record-at-a-time consumer.
+  void pop(const Record& r) { advance(r); release(); }
+
+  // Published bytes not yet read (0 if the producer's tail is impossible).
+  uint64_t unread_bytes() const;
+  bool has_data() const;
+  uint64_t read_position() const { return read_; }
+  const RingConfig& config() const { return cfg_; }
+  Doorbell data_bell() const { return Doorbell(&hdr_->data_bell); }
+  bool valid() const { return hdr_ != nullptr; }
+
+ private:
+  RingHeader* hdr_ = nullptr;
+  const std::byte* buf_ = nullptr;
+  RingConfig cfg_{};
+  uint64_t mask_ = 0;
+  uint64_t read_ = 0;        // read cursor (private)
+  uint64_t tail_cache_ = 0;  // last tail loaded from the producer
+};
+
+// ---- inline hot paths ------------------------------------------------------
+
+inline void RingProducer::stage(size_t len, uint32_t flags) {
+  // Header written last among the record's bytes; the release store in
+  // publish() orders all of them before the new tail.
+  RecordHeader h{uint32_t(len), flags & ~kRecordPadding};
+  __builtin_memcpy(buf_ + (record_pos_ & mask_), &h, sizeof h);
+  tail_ = record_pos_ + record_bytes(len);
+  reserved_ = 0;
+}
+
+inline void RingProducer::publish_no_wake() {
+  if (tail_ == published_) return;
+  std::atomic_ref<uint64_t>(hdr_->tail).store(tail_, std::memory_order_release);
+  published_ = tail_;
+}
+
+inline void RingProducer::publish() {
+  publish_no_wake();
+  data_bell().ring();
+}
+
+inline bool RingConsumer::has_data() const {
+  return std::atomic_ref<uint64_t>(hdr_->tail).load(std::memory_order_acquire) != read_;
+}
+
+}  // namespace rk::shm

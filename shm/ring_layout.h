@@ -1,0 +1,79 @@
+// Ring memory layout, shared by host code, device code and the bindings'
+// layout tests. Plain data, no pointers, no includes beyond <cstdint>.
+//
+//   RingHeader (5 lines of 128 B) | buffer[capacity], capacity a power of two
+//
+// A record is [u32 length][u32 flags][body, padded to 8 bytes] and never
+// wraps: when it would not fit before the end of the buffer, the producer
+// writes a padding record over the rest and starts again at offset 0.
+// head and tail are byte positions that only grow (mod 2^64); the record at
+// position p lies at buffer[p & (capacity - 1)].
+#pragma once
+#include <cstdint>
+
+namespace rk::shm {
+
+inline constexpr uint32_t kRingMagic = 0x52494e47;  // "RING"
+inline constexpr uint32_t kRingLayoutVersion = 1;
+inline constexpr uint32_t kRingLine = 128;           // GPU L2 line; also 2 x86 lines
+inline constexpr uint32_t kRecordHeaderBytes = 8;
+inline constexpr uint32_t kRecordAlign = 8;
+
+// Record flags. Bits 16..31 belong to the layers above (see envelope.h).
+inline constexpr uint32_t kRecordPadding = 1u << 0;
+inline constexpr uint32_t kRecordReservedMask = 0x0000fffeu;
+
+struct RecordHeader {
+  uint32_t length;  // body bytes, excluding this header and the tail padding
+  uint32_t flags;
+};
+static_assert(sizeof(RecordHeader) == kRecordHeaderBytes);
+
+// A futex word pair: `seq` is what waiters sleep on, `waiters` says someone
+// sleeps (so the other side pays for a wake syscall only when needed).
+struct alignas(kRingLine) DoorbellWord {
+  uint32_t seq;
+  uint32_t waiters;
+  uint8_t pad[kRingLine - 8];
+};
+static_assert(sizeof(DoorbellWord) == kRingLine);
+
+struct alignas(kRingLine) RingHeader {
+  // Line 0: written once by the segment's creator before anyone else maps
+  // it. Peers copy these into private memory at attach and never reread
+  // them, so a hostile peer cannot change the bounds we trust.
+  uint32_t magic;
+  uint32_t version;
+  uint64_t capacity;      // buffer bytes, a power of two
+  uint32_t max_record;    // largest body accepted
+  uint32_t reserved0;
+  uint8_t pad0[kRingLine - 24];
+
+  // Line 1: producer-owned.
+  uint64_t tail;          // end of the last published record
+  uint8_t pad1[kRingLine - 8];
+
+  // Line 2: consumer-owned.
+  uint64_t head;          // start of the oldest unreleased record
+  uint8_t pad2[kRingLine - 8];
+
+  // Line 3: consumer waits here for data; the producer rings it.
+  DoorbellWord data_bell;
+  // Line 4: producer waits here for space; the consumer rings it.
+  DoorbellWord space_bell;
+};
+static_assert(sizeof(RingHeader) == 5 * kRingLine);
+static_assert(__builtin_offsetof(RingHeader, tail) == 1 * kRingLine);
+static_assert(__builtin_offsetof(RingHeader, head) == 2 * kRingLine);
+static_assert(__builtin_offsetof(RingHeader, data_bell) == 3 * kRingLine);
+static_assert(__builtin_offsetof(RingHeader, space_bell) == 4 * kRingLine);
+
+// Bytes a record of `body` bytes occupies in the buffer.
+constexpr uint64_t record_bytes(uint64_t body) {
+  return kRecordHeaderBytes + ((body + kRecordAlign - 1) & ~uint64_t{kRecordAlign - 1});
+}
+
+// Bytes of ring memory (header + buffer) for a capacity.
+constexpr uint64_t ring_bytes(uint64_t capacity) { return sizeof(RingHeader) + capacity; }
+
+}  // namespace rk::shm
