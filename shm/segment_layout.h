@@ -10,6 +10,8 @@
 #pragma once
 #include <cstdint>
 
+#include "shm/ring_layout.h"
+
 namespace rk::shm {
 
 inline constexpr uint32_t kSegmentMagic = 0x524b5347;  // "RKSG"
@@ -42,5 +44,19 @@ struct alignas(128) ChannelSlot {
 static_assert(sizeof(ChannelSlot) == 128);
 static_assert(__builtin_offsetof(ChannelSlot, request_offset) == 8);
 static_assert(__builtin_offsetof(ChannelSlot, reply_offset) == 16);
+
+}  // namespace rk::shm
+
+namespace rk::shm {
+
+// One per kernel instance, in its own 4 KiB mapping shared with every
+// session bound to the kernel (passed as a descriptor). Producers of
+// requests ring it after publishing, so the kernel parks on (CPU) or polls
+// (GPU) one word instead of every channel.
+inline constexpr uint64_t kKernelBellBytes = 4096;
+struct alignas(128) KernelBell {
+  DoorbellWord bell;
+};
+static_assert(sizeof(KernelBell) == 128);
 
 }  // namespace rk::shm

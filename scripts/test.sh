@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test: ctest (unit,
+# integration, stress, gpu — gpu tests skip without a device), cargo test
+# for the Rust binding and go test for the Go binding. Exits non-zero on any
+# failure.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+bash scripts/setup.sh
+build="${RINGKERNEL_BUILD_DIR:-$root/build}"
+jobs="$(nproc)"
+
+cmake -S . -B "$build" -G Ninja -DRINGKERNEL_WERROR=ON ${RINGKERNEL_CMAKE_ARGS:-}
+cmake --build "$build" -j "$jobs"
+ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
+
+if [ -f bindings/rust/Cargo.toml ]; then
+  echo "== cargo test (bindings/rust)"
+  (cd bindings/rust && RINGKERNEL_BUILD_DIR="$build" cargo test --offline)
+fi
+if [ -f bindings/go/go.mod ]; then
+  echo "== go test (bindings/go)"
+  (cd bindings/go && RINGKERNEL_BUILD_DIR="$build" bash ./run-tests.sh)
+fi
+echo "== all tests passed"
