@@ -50,6 +50,69 @@ Result<size_t> write_data_envelope(std::span<std::byte> record, const EnvelopeFi
   return total;
 }
 
+namespace {
+uint32_t get32(const std::byte* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+uint64_t get64(const std::byte* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+}  // namespace
+
+Result<EnvelopeView> read_envelope(std::span<const std::byte> record) {
+  const size_t size = record.size();
+  if (size < kFramingBytes + 8 || size % 8 != 0) return Errc::malformed;
+  const std::byte* p = record.data();
+  if (get32(p) != 0) return Errc::malformed;  // single segment only
+  const uint64_t words = get32(p + 4);
+  if (kFramingBytes + words * 8 != size) return Errc::malformed;
+  const std::byte* seg = p + kFramingBytes;
+  auto word_at = [&](int64_t i) { return get64(seg + i * 8); };
+
+  const uint64_t root = word_at(0);
+  if ((root & 3) != 0) return Errc::malformed;  // must be a struct pointer
+  const int64_t start = 1 + int64_t(int32_t(uint32_t(root)) >> 2);
+  const uint64_t dw = (root >> 32) & 0xffff, pc = root >> 48;
+  if (start < 1 || uint64_t(start) + dw + pc > words) return Errc::malformed;
+
+  // Fields beyond a (shorter, older) data section read as 0, as in capnp.
+  EnvelopeView v{};
+  const std::byte* d = seg + start * 8;
+  if (dw >= 1) { v.fields.kernel = get32(d); v.fields.type = get32(d + 4); }
+  if (dw >= 2) v.fields.correlation = get64(d + 8);
+  if (dw >= 3) v.fields.hlc_physical = get64(d + 16);
+  if (dw >= 4) {
+    v.fields.hlc_logical = get32(d + 24);
+    uint32_t sf = get32(d + 28);
+    v.fields.status = uint16_t(sf);
+    v.fields.flags = uint16_t(sf >> 16);
+  }
+  if (pc == 0) return v;
+  const int64_t ptr_index = start + int64_t(dw);
+  const uint64_t ptr = word_at(ptr_index);
+  if (ptr == 0) return v;
+  const int64_t target = ptr_index + 1 + int64_t(int32_t(uint32_t(ptr)) >> 2);
+  switch (ptr & 3) {
+    case 0: {  // struct payload
+      const uint64_t sdw = (ptr >> 32) & 0xffff, spc = ptr >> 48;
+      if (target < 1 || uint64_t(target) + sdw + spc > words) return Errc::malformed;
+      v.kind = EnvelopeView::Payload::structure;
+      return v;
+    }
+    case 1: {  // list payload; Data is a list of bytes
+      const uint64_t elem = (ptr >> 32) & 7, count = ptr >> 35;
+      if (target < 1 || uint64_t(target) > words) return Errc::malformed;
+      const uint64_t room = (words - uint64_t(target)) * 8;
+      if (elem == 2) {
+        if (count > room) return Errc::malformed;
+        v.kind = EnvelopeView::Payload::data;
+        v.payload = std::span<const std::byte>(seg + target * 8, count);
+        return v;
+      }
+      v.kind = EnvelopeView::Payload::list;
+      return v;
+    }
+    default:
+      return Errc::malformed;  // far or capability pointer
+  }
+}
+
 EnvelopeBuilder::EnvelopeBuilder(std::span<std::byte> record) : record_(record) {
   if (record.size() < kFramingBytes + 8) throw kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__, kj::heapString("record too small"));
   std::memset(record.data(), 0, record.size());

@@ -43,6 +43,18 @@ struct EnvelopeFields {
 Result<size_t> write_data_envelope(std::span<std::byte> record, const EnvelopeFields& fields,
                                    std::span<const std::byte> payload);
 
+// An envelope decoded without libcapnp: the fields plus, for a Data
+// payload, its bytes in place. The fast path of clients and the CPU backend.
+struct EnvelopeView {
+  EnvelopeFields fields;
+  std::span<const std::byte> payload;  // Data payload (empty if not Data)
+  enum class Payload : uint8_t { none, data, structure, list } kind = Payload::none;
+};
+// Decodes framing, the Envelope root and its payload pointer, checking every
+// offset against the record. Errc::malformed for anything out of bounds, a
+// multi-segment message or a far/capability pointer.
+Result<EnvelopeView> read_envelope(std::span<const std::byte> record);
+
 // Builds an envelope with any payload (typed structs) into a record, through
 // Cap'n Proto's builder over the record's own memory.
 class EnvelopeBuilder {

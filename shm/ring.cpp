@@ -76,6 +76,16 @@ uint64_t RingProducer::free_bytes() {
   return cfg_.capacity - (tail_ - head_cache_);
 }
 
+bool RingProducer::would_fit(size_t n) {
+  if (n > cfg_.max_record) return false;
+  const uint64_t need = record_bytes(n);
+  const uint64_t off = tail_ & mask_;
+  const uint64_t pad = off + need > cfg_.capacity ? cfg_.capacity - off : 0;
+  if (tail_ + pad + need - head_cache_ <= cfg_.capacity) return true;
+  if (refresh_head() != Errc::ok) return false;
+  return tail_ + pad + need - head_cache_ <= cfg_.capacity;
+}
+
 Result<std::span<std::byte>> RingProducer::try_reserve(size_t n) {
   if (n > cfg_.max_record) return Errc::too_large;
   const uint64_t need = record_bytes(n);

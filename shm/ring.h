@@ -73,6 +73,8 @@ class RingProducer {
 
   // Bytes free for records right now (from a fresh load of head).
   uint64_t free_bytes();
+  // Whether try_reserve(n) would succeed now; changes nothing in the ring.
+  bool would_fit(size_t n);
   const RingConfig& config() const { return cfg_; }
   Doorbell data_bell() const { return Doorbell(&hdr_->data_bell); }
   Doorbell space_bell() const { return Doorbell(&hdr_->space_bell); }

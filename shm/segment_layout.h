@@ -30,7 +30,9 @@ struct alignas(128) SegmentHeader {
 };
 static_assert(sizeof(SegmentHeader) == 128);
 
-enum ChannelSlotState : uint32_t { kSlotFree = 0, kSlotBound = 1, kSlotClosed = 2 };
+// Closed: the kernel terminated or the channel was released; Faulted: the
+// kernel faulted. Clients check this when a wait ends without a reply.
+enum ChannelSlotState : uint32_t { kSlotFree = 0, kSlotBound = 1, kSlotClosed = 2, kSlotFaulted = 3 };
 
 struct alignas(128) ChannelSlot {
   uint32_t state;           // ChannelSlotState, written by the server
