@@ -99,7 +99,6 @@ Result<Segment> Segment::open(const std::string& name) {
   try {
     impl->name = name;
     impl->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
-    impl->linked = true;  // either side may unlink; see the protocol in segment.h
     bip::offset_t size = 0;
     if (!impl->object.get_size(size) || size < bip::offset_t(sizeof(SegmentHeader))) return Errc::corrupt;
     impl->region = bip::mapped_region(impl->object, bip::read_write);
@@ -109,6 +108,9 @@ Result<Segment> Segment::open(const std::string& name) {
     return Errc::internal;
   }
   if (Errc e = check_header(impl->data(), impl->size()); e != Errc::ok) return e;
+  // Only an accepted segment takes part in unlinking (either side may; see
+  // segment.h): a refused open must not remove the creator's name.
+  impl->linked = true;
   Segment s;
   s.impl_ = std::move(impl);
   return s;
