@@ -1,0 +1,378 @@
+#include "capi/kernel.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "capi/errors.h"
+#include "shm/clock.h"
+
+namespace rk::capi {
+
+namespace {
+
+constexpr int64_t kDefaultTimeoutMs = 30000;
+
+Deadline deadline_for(int64_t timeout_ms) {
+  return Deadline::after_ms(timeout_ms < 0 ? kDefaultTimeoutMs : timeout_ms);
+}
+
+uint32_t slot_state(const rk_kernel* k) {
+  return std::atomic_ref<uint32_t>(k->slot->state).load(std::memory_order_acquire);
+}
+
+// Why a channel no longer works, or RK_OK if it does.
+rk_status channel_gone(const rk_kernel* k) {
+  if (k->client->disconnected()) return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
+  switch (slot_state(k)) {
+    case shm::kSlotBound: return RK_OK;
+    case shm::kSlotFaulted: return fail(RK_E_KERNEL_FAULTED, "the kernel faulted");
+    default: return fail(RK_E_STATE, "the kernel has terminated or the channel was released");
+  }
+}
+
+rk_status from_wait(Errc e, const char* what) {
+  switch (e) {
+    case Errc::timeout: return fail(RK_E_TIMEOUT, std::string("timed out waiting for ") + what);
+    case Errc::disconnected: return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
+    case Errc::queue_full: return fail(RK_E_QUEUE_FULL, "the request ring stayed full for the whole timeout");
+    case Errc::corrupt: return fail(RK_E_CORRUPT, "the ring's indices are corrupt");
+    default: return fail(e, std::string("waiting for ") + what + ": " + errc_string(e));
+  }
+}
+
+// Wakes a kernel parked on its bell. One fence was issued by the ring.
+void kick(rk_kernel* k) { shm::Doorbell(&k->bell->bell).ring_after_fence(); }
+
+void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
+  // Hybrid logical clock: physical time, with a logical counter to order
+  // events within one clock tick.
+  uint64_t now = realtime_ns();
+  if (now > k->hlc_physical) {
+    k->hlc_physical = now;
+    k->hlc_logical = 0;
+  } else {
+    ++k->hlc_logical;
+  }
+  f.hlc_physical = k->hlc_physical;
+  f.hlc_logical = k->hlc_logical;
+}
+
+// Moves every published reply into the stash. Caller holds inbox_mu and is
+// the reader. Returns how many arrived, or corrupt.
+Result<size_t> pump(rk_kernel* k) {
+  size_t n = 0;
+  for (;;) {
+    auto r = k->replies.peek();
+    if (r.error() == Errc::empty) return n;
+    if (!r) return r.error();
+    k->replies.advance(*r);
+    auto view = shm::read_envelope(r->body);
+    if (!view) {
+      // Cannot belong to anyone: count it and give the space back.
+      ++k->corrupt_replies;
+      k->held.push_back({r->end, true});
+      continue;
+    }
+    auto* m = new rk_message();
+    m->kind = rk_message::Kind::received;
+    m->kernel = k;
+    m->record = r->body;
+    m->view = *view;
+    m->ring_end = r->end;
+    k->held.push_back({r->end, false});
+    k->stash.push_back(m);
+    ++n;
+  }
+}
+
+bool take(rk_kernel* k, std::optional<uint64_t> correlation, rk_message** out) {
+  auto it = correlation ? std::find_if(k->stash.begin(), k->stash.end(),
+                                       [&](rk_message* m) { return m->view.fields.correlation == *correlation; })
+                        : k->stash.begin();
+  if (it == k->stash.end()) return false;
+  *out = *it;
+  k->stash.erase(it);
+  return true;
+}
+
+rk_status deliver(rk_message* m) {
+  // An error reply carries its status; the message is still handed out.
+  const uint16_t status = m->view.fields.status;
+  if (status == 0) return ok();
+  return fail(static_cast<rk_status>(status), std::string("the kernel replied with an error: ") +
+                                                  rk_status_string(static_cast<rk_status>(status)));
+}
+
+// Returns ring space up to the oldest record still held. Caller holds inbox_mu.
+void release_finished(rk_kernel* k) {
+  bool moved = false;
+  uint64_t upto = 0;
+  while (!k->held.empty() && k->held.front().released) {
+    upto = k->held.front().end;
+    k->held.pop_front();
+    moved = true;
+  }
+  if (!moved) return;
+  // With nothing held, also give back padding the reader skipped.
+  k->replies.release_to(k->held.empty() && !k->reader_active ? k->replies.read_position() : upto);
+  kick(k);  // a kernel held back by this full reply ring may go on
+}
+
+}  // namespace
+
+rk_status bind_kernel(rk_client* c, rk::schema::Bound::Reader bound, int bell_fd, rk_kernel** out) {
+  if (bell_fd < 0) return fail(RK_E_INTERNAL, "ringkerneld sent no bell descriptor");
+  auto bell = shm::Segment::from_fd(bell_fd);
+  if (!bell) return fail(RK_E_INTERNAL, "cannot map the kernel's bell");
+  auto k = std::make_unique<rk_kernel>();
+  k->client = c;
+  k->id = bound.getInstanceId();
+  k->bell_map = std::move(*bell);
+  k->bell = reinterpret_cast<shm::KernelBell*>(static_cast<std::byte*>(k->bell_map.data()) + sizeof(shm::SegmentHeader));
+
+  auto* base = static_cast<std::byte*>(c->segment.data());
+  const auto* h = reinterpret_cast<const shm::SegmentHeader*>(base);
+  const uint32_t channel = bound.getChannel();
+  if (channel >= h->max_channels) return fail(RK_E_CORRUPT, "channel slot out of range");
+  k->slot = reinterpret_cast<shm::ChannelSlot*>(base + h->slots_offset) + channel;
+  const uint64_t size = c->segment.size();
+  const shm::ChannelSlot s = *k->slot;
+  if (s.request_offset + s.ring_bytes > size || s.reply_offset + s.ring_bytes > size)
+    return fail(RK_E_CORRUPT, "channel rings lie outside the segment");
+  auto req = shm::RingProducer::attach(base + s.request_offset, s.ring_bytes);
+  auto rep = shm::RingConsumer::attach(base + s.reply_offset, s.ring_bytes);
+  if (!req || !rep) return fail(RK_E_CORRUPT, "channel rings are not formatted");
+  k->requests = *req;
+  k->replies = *rep;
+  k->max_payload = k->requests.config().max_record - shm::kEnvelopeHeaderBytes;
+  {
+    std::lock_guard lock(c->kernels_mu);
+    c->kernels.push_back(k.get());
+  }
+  *out = k.release();
+  return ok();
+}
+
+void wake_all_waiters(rk_kernel* k) {
+  k->replies.data_bell().wake_all();
+  k->requests.space_bell().wake_all();
+  std::lock_guard lock(k->inbox_mu);
+  k->arrived.notify_all();
+}
+
+void release_kernel(rk_kernel* k) {
+  if (!k) return;
+  rk_client* c = k->client;
+  if (!c->disconnected()) {
+    ControlCall call(c);
+    call.request().initRelease().setInstanceId(k->id);
+    (void)call.send();
+  }
+  {
+    std::lock_guard lock(c->kernels_mu);
+    std::erase(c->kernels, k);
+  }
+  for (rk_message* m : k->stash) delete m;
+  delete k;
+}
+
+rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation,
+                    int64_t timeout_ms) {
+  if (len && !data) return fail(RK_E_INVALID_ARGUMENT, "data is NULL");
+  if (len > k->max_payload)
+    return fail(RK_E_TOO_LARGE, "payload of " + std::to_string(len) + " bytes exceeds this channel's maximum of " +
+                                    std::to_string(k->max_payload));
+  if (rk_status s = channel_gone(k); s != RK_OK) return s;
+  const Deadline deadline = deadline_for(timeout_ms);
+  std::lock_guard lock(k->send_mu);
+  auto room = k->requests.reserve(shm::envelope_bytes_for_data(len), deadline, &k->client->stop);
+  if (!room) return from_wait(room.error(), "ring space");
+  shm::EnvelopeFields f;
+  f.kernel = k->id;
+  f.type = type;
+  f.correlation = correlation;
+  stamp(k, f);
+  auto n = shm::write_data_envelope(*room, f, {static_cast<const std::byte*>(data), len});
+  k->requests.commit(*n);
+  kick(k);
+  return ok();
+}
+
+rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, int64_t timeout_ms, rk_message** out) {
+  const Deadline deadline = deadline_for(timeout_ms);
+  std::unique_lock lock(k->inbox_mu);
+  for (;;) {
+    if (take(k, correlation, out)) return deliver(*out);
+    if (k->client->disconnected()) return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
+    if (k->reader_active) {
+      // Someone else reads the ring; they wake us when anything arrives.
+      auto left = std::chrono::nanoseconds(deadline.remaining_ns());
+      if (left.count() == 0 || k->arrived.wait_for(lock, left) == std::cv_status::timeout) {
+        if (take(k, correlation, out)) return deliver(*out);
+        if (deadline.passed()) return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
+      }
+      continue;
+    }
+    k->reader_active = true;
+    auto got = pump(k);
+    if (!got) {
+      k->reader_active = false;
+      k->arrived.notify_all();
+      return fail(RK_E_CORRUPT, "the reply ring is corrupt");
+    }
+    if (*got) {
+      k->reader_active = false;
+      k->arrived.notify_all();
+      continue;
+    }
+    if (rk_status s = channel_gone(k); s != RK_OK) {
+      k->reader_active = false;
+      k->arrived.notify_all();
+      return s;
+    }
+    if (deadline.passed()) {
+      k->reader_active = false;
+      k->arrived.notify_all();
+      return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
+    }
+    lock.unlock();
+    Errc w = k->replies.data_bell().wait(
+        [k] { return k->replies.has_data() || slot_state(k) != shm::kSlotBound; }, deadline, &k->client->stop);
+    lock.lock();
+    k->reader_active = false;
+    k->arrived.notify_all();
+    if (w == Errc::disconnected) return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
+    // ok or timeout: go round once more to pump what came and decide.
+    if (w == Errc::timeout && !k->replies.has_data()) {
+      if (take(k, correlation, out)) return deliver(*out);
+      return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
+    }
+  }
+}
+
+void release_message(rk_message* m) {
+  rk_kernel* k = m->kernel;
+  if (m->kind != rk_message::Kind::received) {
+    // An abandoned reservation: nothing was staged, so nothing is sent.
+    k->send_mu.unlock();
+    delete m;
+    return;
+  }
+  {
+    std::lock_guard lock(k->inbox_mu);
+    for (auto& h : k->held)
+      if (h.end == m->ring_end) {
+        h.released = true;
+        break;
+      }
+    release_finished(k);
+  }
+  delete m;
+}
+
+rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out, int64_t timeout_ms) {
+  const size_t record = envelope ? capacity : shm::envelope_bytes_for_data(capacity);
+  if (!envelope && capacity > k->max_payload)
+    return fail(RK_E_TOO_LARGE, "reservation of " + std::to_string(capacity) + " bytes exceeds the maximum payload of " +
+                                    std::to_string(k->max_payload));
+  if (record > k->requests.config().max_record)
+    return fail(RK_E_TOO_LARGE, "record of " + std::to_string(record) + " bytes exceeds the ring's maximum");
+  if (rk_status s = channel_gone(k); s != RK_OK) return s;
+  const Deadline deadline = deadline_for(timeout_ms);
+  k->send_mu.lock();  // held until commit or release: the reservation is ours
+  auto room = k->requests.reserve(record, deadline, &k->client->stop);
+  if (!room) {
+    k->send_mu.unlock();
+    return from_wait(room.error(), "ring space");
+  }
+  auto* m = new rk_message();
+  m->kind = envelope ? rk_message::Kind::envelope_reservation : rk_message::Kind::data_reservation;
+  m->kernel = k;
+  m->room = *room;
+  if (envelope) std::memset(room->data(), 0, room->size());  // capnp builders need zeroed memory
+  *out = m;
+  return ok();
+}
+
+rk_status commit_data(rk_message* m, size_t len, uint32_t type, uint64_t correlation) {
+  rk_kernel* k = m->kernel;
+  if (shm::envelope_bytes_for_data(len) > m->room.size()) {
+    return fail(RK_E_TOO_LARGE, "commit of " + std::to_string(len) + " bytes exceeds the reservation");
+  }
+  shm::EnvelopeFields f;
+  f.kernel = k->id;
+  f.type = type;
+  f.correlation = correlation;
+  stamp(k, f);
+  auto n = shm::write_data_envelope_around(m->room, f, len);
+  k->requests.commit(*n);
+  kick(k);
+  k->send_mu.unlock();
+  delete m;
+  return ok();
+}
+
+rk_status commit_envelope(rk_message* m, size_t len) {
+  rk_kernel* k = m->kernel;
+  if (len > m->room.size() || len % 8 != 0) return fail(RK_E_INVALID_ARGUMENT, "length outside the reservation");
+  auto view = shm::read_envelope(m->room.first(len));
+  if (!view) return fail(RK_E_MALFORMED, "the record is not a framed single-segment Envelope");
+  k->requests.commit(len);
+  kick(k);
+  k->send_mu.unlock();
+  delete m;
+  return ok();
+}
+
+rk_status kernel_op(rk_kernel* k, KernelOp op, rk_state* state_out) {
+  ControlCall call(k->client);
+  auto req = call.request();
+  switch (op) {
+    case KernelOp::activate: req.initActivate().setInstanceId(k->id); break;
+    case KernelOp::deactivate: req.initDeactivate().setInstanceId(k->id); break;
+    case KernelOp::status: req.initStatus().setInstanceId(k->id); break;
+    case KernelOp::release: req.initRelease().setInstanceId(k->id); break;
+  }
+  if (rk_status s = call.send(); s != RK_OK) return s;
+  if (state_out && call.reply().isState()) *state_out = static_cast<rk_state>(call.reply().getState());
+  return ok();
+}
+
+rk_status terminate_kernel(rk_kernel* k, int64_t timeout_ms) {
+  ControlCall call(k->client);
+  auto t = call.request().initTerminate();
+  t.setInstanceId(k->id);
+  t.setTimeoutMs(timeout_ms);
+  // The server answers when the kernel has exited or its timeout passed.
+  const int64_t server_ms = timeout_ms < 0 ? 5000 : timeout_ms;
+  return call.send(int(std::min<int64_t>(server_ms + kControlTimeoutMs, INT32_MAX)));
+}
+
+rk_status kernel_metrics(rk_kernel* k, rk_metrics* out) {
+  ControlCall call(k->client);
+  call.request().initMetrics().setInstanceId(k->id);
+  if (rk_status s = call.send(); s != RK_OK) return s;
+  auto m = call.reply().getMetrics();
+  // Write only the fields the caller's struct has room for.
+  rk_metrics full{};
+  full.size = out->size;
+  full.state = static_cast<rk_state>(m.getState());
+  full.processed = m.getProcessed();
+  full.errors = m.getErrors();
+  full.dropped = m.getDropped();
+  full.queue_depth = m.getQueueDepth();
+  full.latency_min_ns = m.getLatencyMinNs();
+  full.latency_avg_ns = m.getLatencyAvgNs();
+  full.latency_max_ns = m.getLatencyMaxNs();
+  full.heartbeat_ns = m.getHeartbeatNs();
+  full.epoch = m.getEpoch();
+  full.channels = m.getChannels();
+  full.last_error = static_cast<rk_status>(m.getLastError());
+  std::memcpy(out, &full, std::min<size_t>(out->size, sizeof full));
+  return ok();
+}
+
+}  // namespace rk::capi

@@ -1,0 +1,71 @@
+// rk_kernel: this session's channel to one kernel instance — the request
+// ring it produces into, the reply ring it consumes, the instance's bell,
+// and the inbox that matches replies to callers by correlation id.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "capi/client.h"
+#include "capi/message.h"
+#include "shm/ring.h"
+#include "shm/segment_layout.h"
+
+struct rk_kernel {
+  rk_client* client = nullptr;
+  uint32_t id = 0;
+  rk::shm::ChannelSlot* slot = nullptr;
+  rk::shm::RingProducer requests;  // guarded by send_mu
+  rk::shm::RingConsumer replies;   // used only by the inbox's current reader
+  rk::shm::Segment bell_map;
+  rk::shm::KernelBell* bell = nullptr;
+  size_t max_payload = 0;
+
+  std::mutex send_mu;
+  uint64_t hlc_physical = 0;  // guarded by send_mu
+  uint32_t hlc_logical = 0;
+  std::atomic<uint64_t> next_correlation{1};
+
+  // Inbox: one thread at a time reads the reply ring (the reader); the
+  // others wait on `arrived`. Records leave the ring in order but callers
+  // release them in any order: `held` remembers which are done so that the
+  // ring's head only moves over a finished prefix.
+  struct Held {
+    uint64_t end;
+    bool released;
+  };
+  std::mutex inbox_mu;
+  std::condition_variable arrived;
+  bool reader_active = false;
+  std::deque<rk_message*> stash;  // decoded, not yet handed to a caller
+  std::deque<Held> held;
+  uint64_t corrupt_replies = 0;   // replies that did not decode (counted, released)
+};
+
+namespace rk::capi {
+
+// Binds a handle to the channel the server just created (Bound reply + the
+// bell descriptor, which it takes).
+rk_status bind_kernel(rk_client* client, rk::schema::Bound::Reader bound, int bell_fd, rk_kernel** out);
+void release_kernel(rk_kernel* kernel);
+void wake_all_waiters(rk_kernel* kernel);
+
+rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation,
+                    int64_t timeout_ms);
+// Waits for a reply: the one with `correlation`, or any if nullopt.
+rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, int64_t timeout_ms, rk_message** out);
+void release_message(rk_message* m);
+
+rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out, int64_t timeout_ms);
+rk_status commit_data(rk_message* m, size_t len, uint32_t type, uint64_t correlation);
+rk_status commit_envelope(rk_message* m, size_t len);
+
+// A simple control request about this instance (activate, status, ...).
+enum class KernelOp { activate, deactivate, status, release };
+rk_status kernel_op(rk_kernel* k, KernelOp op, rk_state* state_out = nullptr);
+rk_status terminate_kernel(rk_kernel* k, int64_t timeout_ms);
+rk_status kernel_metrics(rk_kernel* k, rk_metrics* out);
+
+}  // namespace rk::capi
