@@ -55,6 +55,34 @@ void rk_disconnect(rk_client* client) {
   }
 }
 
+void rk_server_info_init(rk_server_info* i) {
+  if (!i) return;
+  std::memset(i, 0, sizeof *i);
+  i->size = sizeof *i;
+}
+
+rk_status rk_server_info_get(rk_client* client, rk_server_info* out) {
+  if (!client || !out || out->size < sizeof(uint32_t) * 2)
+    return fail(RK_E_INVALID_ARGUMENT, "client and an initialised rk_server_info are required");
+  return guarded([&] {
+    ControlCall call(client);
+    call.request().setServerInfo();
+    if (rk_status s = call.send(); s != RK_OK) return s;
+    auto r = call.reply().getServer();
+    rk_server_info full{};
+    full.size = out->size;
+    full.abi_version = r.getAbiVersion();
+    full.sessions = r.getSessions();
+    full.instances = r.getInstances();
+    full.pid = r.getPid();
+    full.default_backend = r.getDefaultBackend() == "cuda" ? RK_BACKEND_CUDA : RK_BACKEND_CPU;
+    for (auto b : r.getBackends())
+      if (b == "cuda") full.has_cuda = 1;
+    std::memcpy(out, &full, std::min<size_t>(out->size, sizeof full));
+    return ok();
+  });
+}
+
 void rk_launch_options_init(rk_launch_options* o) {
   if (!o) return;
   std::memset(o, 0, sizeof *o);

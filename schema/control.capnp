@@ -26,6 +26,7 @@ struct Request {
     status @8 :InstanceRef;
     metrics @9 :InstanceRef;
     list @10 :Void;
+    serverInfo @11 :Void;
   }
 }
 
@@ -68,6 +69,7 @@ struct Reply {
     state @5 :KernelState;
     metrics @6 :Metrics;
     instances @7 :List(InstanceInfo);
+    server @8 :ServerInfo;
   }
 }
 
@@ -115,4 +117,14 @@ struct InstanceInfo {
   channels @6 :UInt32;
   processed @7 :UInt64;
   ownerSession @8 :UInt64;           # 0 for shared instances
+}
+
+struct ServerInfo {
+  version @0 :Text;
+  abiVersion @1 :UInt32;
+  sessions @2 :UInt32;
+  instances @3 :UInt32;
+  backends @4 :List(Text);           # e.g. ["cpu"] or ["cpu", "cuda"]
+  defaultBackend @5 :Text;
+  pid @6 :Int32;
 }

@@ -91,6 +91,20 @@ rk_status rk_connect(const char *socket_path, rk_client **out);
  * calls on the same client. */
 void rk_disconnect(rk_client *client);
 
+typedef struct rk_server_info {
+  uint32_t size;              /* set by rk_server_info_init */
+  uint32_t abi_version;       /* the server's ABI */
+  uint32_t sessions;          /* connected sessions, this one included */
+  uint32_t instances;         /* kernel instances alive (all sessions) */
+  int32_t pid;                /* the server's process id */
+  rk_backend default_backend; /* what RK_BACKEND_AUTO launches on */
+  uint32_t has_cuda;          /* 1 if the CUDA backend is offered */
+} rk_server_info;
+
+void rk_server_info_init(rk_server_info *info);
+/* Asks the server about itself. Thread-safe. */
+rk_status rk_server_info_get(rk_client *client, rk_server_info *out);
+
 /* ---- kernels ---------------------------------------------------------------- */
 
 typedef struct rk_launch_options {

@@ -1,0 +1,30 @@
+// A backend hosts persistent kernels: CPU worker threads, or a GPU.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "kernels/sdk/handler.h"
+#include "server/executor.h"
+#include "shm/result.h"
+
+namespace rk::server {
+
+struct LaunchSpec {
+  const KernelDef* def = nullptr;
+  uint32_t instance_id = 0;
+  uint32_t grid = 0, block = 0;  // 0: the kernel's defaults
+  int32_t device = -1;
+  // The instance's bell page (shm::KernelBell), mapped by the server.
+  shm::KernelBell* bell = nullptr;
+  ControlWake wake_control;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // Starts a persistent kernel, inactive. On failure `why` says why.
+  virtual Result<std::unique_ptr<Executor>> launch(const LaunchSpec& spec, std::string& why) = 0;
+};
+
+}  // namespace rk::server

@@ -1,0 +1,266 @@
+#include "server/control_server.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <capnp/serialize.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "schema/wire.h"
+#include "shm/clock.h"
+
+namespace rk::server {
+
+namespace {
+
+constexpr uint64_t kListenTag = UINT64_MAX - 1;
+constexpr uint64_t kWakeTag = UINT64_MAX - 2;
+constexpr uint64_t kSignalTag = UINT64_MAX - 3;
+
+sockaddr_un address_of(const std::string& path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  return a;
+}
+
+// True if a server answers on `path`.
+bool someone_listens(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un a = address_of(path);
+  bool live = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return live;
+}
+
+void add_fd(int epoll_fd, int fd, uint64_t tag) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag;
+  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+}  // namespace
+
+ControlServer::ControlServer(ControlOptions options) : options_(std::move(options)) {}
+
+ControlServer::~ControlServer() {
+  if (listen_fd_ >= 0) close(listen_fd_);
+  if (created_socket_) unlink(options_.socket_path.c_str());
+  for (int fd : {epoll_fd_, wake_fd_, signal_fd_})
+    if (fd >= 0) close(fd);
+}
+
+Errc ControlServer::listen(std::string& why) {
+  const std::string& path = options_.socket_path;
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    why = "socket path too long: " + path;
+    return Errc::invalid_argument;
+  }
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) {
+      why = "cannot create " + dir.string() + ": " + ec.message();
+      return Errc::permission;
+    }
+    // Only we (and, with --allow-group, the group) may reach the socket.
+    chmod(dir.c_str(), options_.allow_group ? 0710 : 0700);
+    if (options_.allow_group && chown(dir.c_str(), uid_t(-1), *options_.allow_group) != 0) {
+      why = "cannot give " + dir.string() + " to the allowed group: " + std::strerror(errno);
+      return Errc::permission;
+    }
+  }
+  if (fs::exists(path, ec)) {
+    if (someone_listens(path)) {
+      why = "another ringkerneld is serving " + path;
+      return Errc::state;
+    }
+    unlink(path.c_str());  // stale socket of a dead server
+  }
+  listen_fd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un a = address_of(path);
+  // Create the socket with no access at all, then open it up: no window in
+  // which another user could connect.
+  mode_t old = umask(0777);
+  int rc = bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  umask(old);
+  if (rc != 0) {
+    why = "cannot bind " + path + ": " + std::strerror(errno);
+    return Errc::permission;
+  }
+  created_socket_ = true;
+  if (options_.allow_group) {
+    if (chown(path.c_str(), uid_t(-1), *options_.allow_group) != 0) {
+      why = "cannot give the socket to the allowed group: " + std::string(std::strerror(errno));
+      return Errc::permission;
+    }
+    chmod(path.c_str(), 0660);
+  } else {
+    chmod(path.c_str(), 0600);
+  }
+  if (::listen(listen_fd_, 128) != 0) {
+    why = std::string("listen: ") + std::strerror(errno);
+    return Errc::internal;
+  }
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  signal_fd_ = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+  add_fd(epoll_fd_, listen_fd_, kListenTag);
+  add_fd(epoll_fd_, wake_fd_, kWakeTag);
+  add_fd(epoll_fd_, signal_fd_, kSignalTag);
+  return Errc::ok;
+}
+
+void ControlServer::wake() {
+  uint64_t one = 1;
+  ssize_t n = write(wake_fd_, &one, sizeof one);
+  (void)n;  // a full counter already means "wake up"
+}
+
+void ControlServer::stop() {
+  stopping_ = true;
+  wake();
+}
+
+bool ControlServer::admitted(const ucred& peer) const {
+  if (peer.uid == geteuid() || peer.uid == 0) return true;
+  if (!options_.allow_group) return false;
+  // Primary or supplementary membership of the allowed group.
+  if (peer.gid == *options_.allow_group) return true;
+  passwd pw{}, *res = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(peer.uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return false;
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
+    groups.resize(size_t(n));
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) return false;
+  }
+  for (int i = 0; i < n; ++i)
+    if (groups[size_t(i)] == *options_.allow_group) return true;
+  return false;
+}
+
+void ControlServer::accept_clients(Service& service) {
+  for (;;) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;  // EAGAIN: all taken
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || !admitted(peer)) {
+      capnp::MallocMessageBuilder m;
+      fail(m.initRoot<rk::schema::Reply>(), Errc::permission, "uid " + std::to_string(peer.uid) + " may not use this ringkerneld");
+      (void)wire::send_message(fd, m);
+      spdlog::warn("refused connection from uid {} pid {}", peer.uid, peer.pid);
+      close(fd);
+      continue;
+    }
+    auto session = Session::create(service.allocate_session_id(), fd, peer, options_.limits);
+    if (!session) {
+      capnp::MallocMessageBuilder m;
+      fail(m.initRoot<rk::schema::Reply>(), session.error(), "cannot create the session's shared memory");
+      (void)wire::send_message(fd, m);
+      close(fd);
+      continue;
+    }
+    Session& s = service.add_session(std::move(*session));
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = s.id();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+}
+
+void ControlServer::serve_session(Service& service, uint64_t session_id) {
+  static wire::Packet packet;  // control thread only
+  for (;;) {
+    Session* s = service.session_by_id(session_id);
+    if (!s) return;
+    const int fd = s->fd();
+    Errc e = packet.receive(fd, -1);
+    if (e == Errc::empty) return;
+    if (e != Errc::ok) {  // EOF, reset, oversized or unaligned: the session ends
+      service.close_session(s->id());
+      return;
+    }
+    capnp::MallocMessageBuilder reply;
+    int pass_fd = -1;
+    bool answer = true;
+    try {
+      capnp::FlatArrayMessageReader reader(kj::arrayPtr(packet.words().data(), packet.words().size()),
+                                           wire::control_reader_options());
+      answer = service.handle(*s, reader.getRoot<rk::schema::Request>(), reply, pass_fd);
+    } catch (const kj::Exception& ex) {
+      fail(reply.initRoot<rk::schema::Reply>(), Errc::malformed,
+           std::string("malformed control message: ") + ex.getDescription().cStr());
+      pass_fd = -1;
+    }
+    if (answer && wire::send_message(fd, reply, pass_fd) != Errc::ok) {
+      service.close_session(s->id());
+      return;
+    }
+  }
+}
+
+int ControlServer::run(Service& service) {
+  std::vector<epoll_event> events(64);
+  while (!stopping_) {
+    const uint64_t deadline = service.next_deadline_ns();
+    int timeout = -1;
+    if (deadline != UINT64_MAX) {
+      const uint64_t now = monotonic_ns();
+      timeout = deadline <= now ? 0 : int((deadline - now + 999999) / 1000000);
+    }
+    int n = epoll_wait(epoll_fd_, events.data(), int(events.size()), timeout);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("epoll_wait: {}", std::strerror(errno));
+      return 1;
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint64_t tag = events[size_t(i)].data.u64;
+      if (tag == kListenTag) {
+        accept_clients(service);
+      } else if (tag == kWakeTag) {
+        uint64_t v;
+        while (read(wake_fd_, &v, sizeof v) > 0) {
+        }
+        service.scan();
+      } else if (tag == kSignalTag) {
+        signalfd_siginfo si;
+        while (read(signal_fd_, &si, sizeof si) > 0)
+          spdlog::info("signal {}: shutting down", si.ssi_signo);
+        stopping_ = true;
+      } else {
+        if (!service.session_by_id(tag)) continue;  // closed earlier in this round
+        if (events[size_t(i)].events & EPOLLIN) serve_session(service, tag);
+        else service.close_session(tag);  // hang-up with nothing to read
+      }
+    }
+    service.expire_deadlines();
+  }
+  service.shutdown();
+  return 0;
+}
+
+}  // namespace rk::server

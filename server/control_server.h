@@ -1,0 +1,53 @@
+// The control plane: a Unix SOCK_SEQPACKET socket served by one thread with
+// epoll. Accepts clients, checks their credentials, turns packets into
+// Service requests, and wakes on kernel events (eventfd) and on SIGTERM /
+// SIGINT (signalfd). No timer ticks: epoll sleeps until something happens or
+// a deferred reply's deadline.
+#pragma once
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/service.h"
+
+namespace rk::server {
+
+struct ControlOptions {
+  std::string socket_path;
+  std::optional<gid_t> allow_group;  // members may connect too (socket 0660)
+  SessionLimits limits;
+};
+
+class ControlServer {
+ public:
+  explicit ControlServer(ControlOptions options);
+  ~ControlServer();
+
+  // Creates the socket directory (0700, or 0710 with a group) and the
+  // socket. Refuses to steal the socket of a running server.
+  Errc listen(std::string& why);
+  // Serves until SIGTERM/SIGINT (blocked by the caller before any thread
+  // starts) or stop(). Returns the process exit code.
+  int run(Service& service);
+  // Wakes run() and makes it return; callable from any thread.
+  void stop();
+  // Wakes run() to look at kernels (passed to backends as ControlWake).
+  void wake();
+
+ private:
+  void accept_clients(Service& service);
+  void serve_session(Service& service, uint64_t session_id);
+  bool admitted(const ucred& peer) const;
+
+  ControlOptions options_;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  int signal_fd_ = -1;
+  bool stopping_ = false;
+  bool created_socket_ = false;
+};
+
+}  // namespace rk::server
