@@ -23,13 +23,13 @@ constexpr uint64_t byte_list_pointer(int32_t offset_words, uint32_t count) {
 
 }  // namespace
 
-Result<size_t> write_data_envelope(std::span<std::byte> record, const EnvelopeFields& f,
-                                   std::span<const std::byte> payload) {
-  const size_t total = envelope_bytes_for_data(payload.size());
-  if (total > record.size() || payload.size() >= (size_t{1} << 29)) return Errc::too_large;
+Result<size_t> write_data_envelope_around(std::span<std::byte> record, const EnvelopeFields& f,
+                                          size_t payload_bytes) {
+  const size_t total = envelope_bytes_for_data(payload_bytes);
+  if (total > record.size() || payload_bytes >= (size_t{1} << 29)) return Errc::too_large;
   std::byte* p = record.data();
   const uint32_t segment_words = uint32_t((total - kFramingBytes) / 8);
-  put32(p + 0, 0);                  // one segment
+  put32(p + 0, 0);  // one segment
   put32(p + 4, segment_words);
   std::byte* seg = p + kFramingBytes;
   put64(seg + 0, struct_pointer(0, 4, 1));  // root: Envelope right after it
@@ -39,15 +39,20 @@ Result<size_t> write_data_envelope(std::span<std::byte> record, const EnvelopeFi
   put64(data + 8, f.correlation);
   put64(data + 16, f.hlc_physical);
   put32(data + 24, f.hlc_logical);
-  uint32_t status_flags = uint32_t(f.status) | (uint32_t(f.flags) << 16);
-  put32(data + 28, status_flags);
-  put64(data + 32, byte_list_pointer(0, uint32_t(payload.size())));  // payload: Data right after
-  std::byte* body = data + 40;
-  if (!payload.empty()) std::memcpy(body, payload.data(), payload.size());
+  put32(data + 28, uint32_t(f.status) | (uint32_t(f.flags) << 16));
+  put64(data + 32, byte_list_pointer(0, uint32_t(payload_bytes)));  // payload: Data right after
   // Zero the word padding so the message is canonical and leaks no stale bytes.
-  const size_t padded = (payload.size() + 7) & ~size_t{7};
-  if (padded != payload.size()) std::memset(body + payload.size(), 0, padded - payload.size());
+  std::byte* body = data + 40;
+  const size_t padded = (payload_bytes + 7) & ~size_t{7};
+  if (padded != payload_bytes) std::memset(body + payload_bytes, 0, padded - payload_bytes);
   return total;
+}
+
+Result<size_t> write_data_envelope(std::span<std::byte> record, const EnvelopeFields& f,
+                                   std::span<const std::byte> payload) {
+  if (envelope_bytes_for_data(payload.size()) > record.size()) return Errc::too_large;
+  if (!payload.empty()) std::memcpy(record.data() + kEnvelopeHeaderBytes, payload.data(), payload.size());
+  return write_data_envelope_around(record, f, payload.size());
 }
 
 namespace {

@@ -43,6 +43,12 @@ struct EnvelopeFields {
 Result<size_t> write_data_envelope(std::span<std::byte> record, const EnvelopeFields& fields,
                                    std::span<const std::byte> payload);
 
+// Writes everything of a Data envelope except the payload bytes, which the
+// caller has already put at record + kEnvelopeHeaderBytes (zero-copy send).
+// Returns the record length, or Errc::too_large.
+Result<size_t> write_data_envelope_around(std::span<std::byte> record, const EnvelopeFields& fields,
+                                          size_t payload_bytes);
+
 // An envelope decoded without libcapnp: the fields plus, for a Data
 // payload, its bytes in place. The fast path of clients and the CPU backend.
 struct EnvelopeView {

@@ -147,8 +147,9 @@ uint64_t RingConsumer::unread_bytes() const {
 }
 
 Result<Record> RingConsumer::peek() {
-  // At most two rounds: one padding record, then a real one.
-  for (int round = 0; round < 2; ++round) {
+  // Skips padding and fillers; every round moves read_ forward and stays
+  // below the published tail, so a hostile producer cannot make this loop.
+  for (;;) {
     if (tail_cache_ == read_) {
       tail_cache_ = tail_of(hdr_).load(std::memory_order_acquire);
       if (tail_cache_ == read_) return Errc::empty;
@@ -166,13 +167,17 @@ Result<Record> RingConsumer::peek() {
       read_ += span;
       continue;
     }
-    if ((h.flags & kRecordReservedMask) != 0 || h.length > cfg_.max_record) return Errc::corrupt;
+    if ((h.flags & kRecordReservedMask) != 0) return Errc::corrupt;
     const uint64_t bytes = record_bytes(h.length);
     if (bytes > avail || off + bytes > cfg_.capacity) return Errc::corrupt;
+    if (h.flags & kRecordFiller) {
+      read_ += bytes;
+      continue;
+    }
+    if (h.length > cfg_.max_record) return Errc::corrupt;
     return Record{std::span<const std::byte>(buf_ + off + kRecordHeaderBytes, h.length), h.flags,
                   read_, read_ + bytes};
   }
-  return Errc::corrupt;  // padding followed by padding
 }
 
 Result<Record> RingConsumer::wait(Deadline deadline, const WaitStop* stop) {

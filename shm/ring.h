@@ -145,7 +145,7 @@ class RingConsumer {
 inline void RingProducer::stage(size_t len, uint32_t flags) {
   // Header written last among the record's bytes; the release store in
   // publish() orders all of them before the new tail.
-  RecordHeader h{uint32_t(len), flags & ~kRecordPadding};
+  RecordHeader h{uint32_t(len), flags & ~(kRecordPadding | kRecordFiller)};
   __builtin_memcpy(buf_ + (record_pos_ & mask_), &h, sizeof h);
   tail_ = record_pos_ + record_bytes(len);
   reserved_ = 0;

@@ -20,8 +20,13 @@ inline constexpr uint32_t kRecordHeaderBytes = 8;
 inline constexpr uint32_t kRecordAlign = 8;
 
 // Record flags. Bits 16..31 belong to the layers above (see envelope.h).
+// Padding fills the end of the buffer before a wrap. A filler is skipped
+// like padding but may stand anywhere: a producer that reserved room for a
+// record before knowing its size (the GPU, building many replies at once)
+// fills what it did not use.
 inline constexpr uint32_t kRecordPadding = 1u << 0;
-inline constexpr uint32_t kRecordReservedMask = 0x0000fffeu;
+inline constexpr uint32_t kRecordFiller = 1u << 1;
+inline constexpr uint32_t kRecordReservedMask = 0x0000fffcu;
 
 struct RecordHeader {
   uint32_t length;  // body bytes, excluding this header and the tail padding
