@@ -273,6 +273,34 @@ TEST(ShmRing, CallerFlags_KeepUpperBitsAndCannotForgePadding) {
   EXPECT_EQ(r->body.size(), 8u);
 }
 
+// Fillers (written by producers that reserved before knowing a size, the
+// GPU among them) may stand anywhere and are skipped like padding.
+TEST(ShmRing, FillerRecords_AreSkippedWherever) {
+  RingMemory m(kSmall);
+  auto p = m.producer();
+  auto c = m.consumer();
+  push_record(p, 10, 1);
+  push_record(p, 100, 2);
+  push_record(p, 0, 3);
+  push_record(p, 20, 4);
+  push_record(p, 1024, 5);
+  m.record_at(record_bytes(10))->flags = kRecordFiller;  // record 2
+  m.record_at(record_bytes(10) + record_bytes(100))->flags = kRecordFiller;  // record 3
+  drain_expecting(c, {{10, 1}, {20, 4}, {1024, 5}});
+}
+
+TEST(ShmRing, RingEndingInFillers_IsEmptyPastThem) {
+  RingMemory m(kSmall);
+  auto p = m.producer();
+  auto c = m.consumer();
+  for (uint64_t i = 0; i < 100; ++i) push_record(p, 16, i);
+  for (uint64_t i = 0; i < 100; ++i) m.record_at(i * record_bytes(16))->flags = kRecordFiller;
+  EXPECT_EQ(c.peek().error(), Errc::empty);
+  EXPECT_EQ(c.read_position(), 100 * record_bytes(16));
+  c.release();
+  EXPECT_EQ(p.free_bytes(), 4096u);
+}
+
 // ---- batching --------------------------------------------------------------------
 
 TEST(ShmRing, StagedRecords_InvisibleUntilPublish) {
@@ -404,12 +432,34 @@ TEST(ShmRingCorrupt, RecordRunningPastEndOfBuffer) {
 
 TEST(ShmRingCorrupt, ReservedFlagBits) {
   for (uint32_t bit = 1; bit < 16; ++bit) {
+    if ((kRecordReservedMask & (1u << bit)) == 0) continue;
     RingMemory m(kSmall);
     auto p = m.producer();
     auto c = m.consumer();
     push_record(p, 8, 1);
     m.record_at(0)->flags = 1u << bit;
     EXPECT_EQ(c.peek().error(), Errc::corrupt) << "bit " << bit;
+  }
+}
+
+TEST(ShmRingCorrupt, FillerBeyondPublishedTailOrPastEnd) {
+  {
+    RingMemory m(kSmall);
+    auto p = m.producer();
+    auto c = m.consumer();
+    push_record(p, 100, 1);
+    *m.record_at(0) = RecordHeader{200, kRecordFiller};
+    EXPECT_EQ(c.peek().error(), Errc::corrupt);
+  }
+  {
+    RingMemory m(kSmall);
+    auto p = m.producer();
+    auto c = m.consumer();
+    advance_empty_ring_to(p, c, 4032);
+    push_record(p, 56, 1);
+    push_record(p, 1000, 2);
+    *m.record_at(4032) = RecordHeader{100, kRecordFiller};  // would wrap
+    EXPECT_EQ(c.peek().error(), Errc::corrupt);
   }
 }
 
