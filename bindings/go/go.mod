@@ -1,0 +1,3 @@
+module ringkernel
+
+go 1.19
