@@ -188,7 +188,7 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   if (rk_status s = channel_gone(k); s != RK_OK) return s;
   const Deadline deadline = deadline_for(timeout_ms);
   std::lock_guard lock(k->send_mu);
-  auto room = k->requests.reserve(shm::envelope_bytes_for_data(len), deadline, &k->client->stop);
+  auto room = k->requests.reserve(shm::envelope_bytes_for_data(len), deadline, &k->client->stop, &k->bell->parked);
   if (!room) return from_wait(room.error(), "ring space");
   shm::EnvelopeFields f;
   f.kernel = k->id;
@@ -239,8 +239,11 @@ rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, int64_t 
       return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
     }
     lock.unlock();
+    // Before sleeping, ring the instance's `parked` bell: a GPU cannot
+    // wake a futex, the worker's waker thread does it for us.
     Errc w = k->replies.data_bell().wait(
-        [k] { return k->replies.has_data() || slot_state(k) != shm::kSlotBound; }, deadline, &k->client->stop);
+        [k] { return k->replies.has_data() || slot_state(k) != shm::kSlotBound; }, deadline, &k->client->stop,
+        shm::kDefaultSpinNs, [k] { shm::Doorbell(&k->bell->parked).ring(); });
     lock.lock();
     k->reader_active = false;
     k->arrived.notify_all();
@@ -283,7 +286,7 @@ rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out
   if (rk_status s = channel_gone(k); s != RK_OK) return s;
   const Deadline deadline = deadline_for(timeout_ms);
   k->send_mu.lock();  // held until commit or release: the reservation is ours
-  auto room = k->requests.reserve(record, deadline, &k->client->stop);
+  auto room = k->requests.reserve(record, deadline, &k->client->stop, &k->bell->parked);
   if (!room) {
     k->send_mu.unlock();
     return from_wait(room.error(), "ring space");

@@ -12,7 +12,8 @@ struct alignas(128) ControlBlock {
   uint32_t active;               // 1: process messages; 0: hold them in the rings
   uint32_t terminate_requested;  // 1: drain and exit
   uint64_t epoch;                // bumped on every host-side change (activate, bind, ...)
-  uint8_t pad0[128 - 16];
+  uint64_t table_epoch;          // GPU worker: bumped when the channel table changes
+  uint8_t pad0[128 - 24];
 
   // Lines 1.. — written by the kernel, read by the host.
   uint32_t terminated;           // 1: the kernel has exited its loop
@@ -31,6 +32,8 @@ struct alignas(128) ControlBlock {
   uint64_t backpressure;         // times a full reply ring held a channel back
   uint8_t pad2[128 - 88];
 };
+// A GPU kernel with several blocks keeps its counters per block (no
+// read-modify-write across PCIe); the host adds them up.
 static_assert(sizeof(ControlBlock) == 256);
 static_assert(__builtin_offsetof(ControlBlock, terminated) == 128);
 

@@ -46,10 +46,14 @@ class Doorbell {
   void wake_all();
 
   // Waits until ready() holds, the deadline passes (Errc::timeout) or stop is
-  // set (Errc::disconnected). Spins for spin_ns first.
+  // set (Errc::disconnected). Spins for spin_ns first. before_sleep() runs
+  // each time the waiter has announced itself and is about to sleep.
+  template <class Ready, class BeforeSleep>
+  Errc wait(Ready&& ready, Deadline deadline, const WaitStop* stop, uint64_t spin_ns, BeforeSleep&& before_sleep);
   template <class Ready>
-  Errc wait(Ready&& ready, Deadline deadline, const WaitStop* stop = nullptr,
-            uint64_t spin_ns = kDefaultSpinNs);
+  Errc wait(Ready&& ready, Deadline deadline, const WaitStop* stop = nullptr, uint64_t spin_ns = kDefaultSpinNs) {
+    return wait(ready, deadline, stop, spin_ns, [] {});
+  }
 
  private:
   // One futex sleep of at most timeout_ns on seq == expected.
@@ -74,11 +78,14 @@ inline void Doorbell::ring() {
 }
 
 inline void Doorbell::ring_after_fence() {
-  if (waiters().load(std::memory_order_relaxed) != 0) wake_all();
+  const uint32_t w = waiters().load(std::memory_order_relaxed);
+  if (w & kBellSleeping) wake_all();
+  else if (w & kBellPolled) seq().fetch_add(1, std::memory_order_release);
 }
 
-template <class Ready>
-Errc Doorbell::wait(Ready&& ready, Deadline deadline, const WaitStop* stop, uint64_t spin_ns) {
+template <class Ready, class BeforeSleep>
+Errc Doorbell::wait(Ready&& ready, Deadline deadline, const WaitStop* stop, uint64_t spin_ns,
+                    BeforeSleep&& before_sleep) {
   auto stopped = [stop] { return stop && stop->stop.load(std::memory_order_acquire); };
   // Spin: check the clock only every 64 rounds to keep the loop tight.
   const uint64_t spin_until = monotonic_ns() + spin_ns;
@@ -99,6 +106,7 @@ Errc Doorbell::wait(Ready&& ready, Deadline deadline, const WaitStop* stop, uint
     if (stopped()) { waiters().store(0, std::memory_order_relaxed); return Errc::disconnected; }
     uint64_t left = deadline.remaining_ns();
     if (left == 0) { waiters().store(0, std::memory_order_relaxed); return ready() ? Errc::ok : Errc::timeout; }
+    before_sleep();
     sleep(s, left);
   }
   waiters().store(0, std::memory_order_relaxed);

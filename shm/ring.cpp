@@ -106,7 +106,8 @@ Result<std::span<std::byte>> RingProducer::try_reserve(size_t n) {
   return std::span<std::byte>(buf_ + (tail_ & mask_) + kRecordHeaderBytes, n);
 }
 
-Result<std::span<std::byte>> RingProducer::reserve(size_t n, Deadline deadline, const WaitStop* stop) {
+Result<std::span<std::byte>> RingProducer::reserve(size_t n, Deadline deadline, const WaitStop* stop,
+                                                   DoorbellWord* before_sleep) {
   auto r = try_reserve(n);
   if (r.error() != Errc::queue_full) return r;
   // Records staged but not published would never be consumed while we wait.
@@ -118,7 +119,9 @@ Result<std::span<std::byte>> RingProducer::reserve(size_t n, Deadline deadline, 
         if (r.error() == Errc::corrupt) why = Errc::corrupt;
         return r.error() != Errc::queue_full;
       },
-      deadline, stop);
+      deadline, stop, kDefaultSpinNs, [before_sleep] {
+        if (before_sleep) Doorbell(before_sleep).ring();
+      });
   if (why != Errc::ok) return why;
   if (w == Errc::timeout) return Errc::queue_full;  // full for the whole timeout
   if (w != Errc::ok) return w;
@@ -180,7 +183,7 @@ Result<Record> RingConsumer::peek() {
   }
 }
 
-Result<Record> RingConsumer::wait(Deadline deadline, const WaitStop* stop) {
+Result<Record> RingConsumer::wait(Deadline deadline, const WaitStop* stop, DoorbellWord* before_sleep) {
   Result<Record> r = peek();
   if (r.error() != Errc::empty) return r;
   Errc w = data_bell().wait(
@@ -188,7 +191,9 @@ Result<Record> RingConsumer::wait(Deadline deadline, const WaitStop* stop) {
         r = peek();
         return r.error() != Errc::empty;
       },
-      deadline, stop);
+      deadline, stop, kDefaultSpinNs, [before_sleep] {
+        if (before_sleep) Doorbell(before_sleep).ring();
+      });
   if (w != Errc::ok) return w;
   return r;
 }

@@ -57,7 +57,10 @@ class RingProducer {
   // now, Errc::corrupt if the consumer's index is impossible.
   Result<std::span<std::byte>> try_reserve(size_t n);
   // Same, but waits for room until the deadline (Errc::timeout) or stop.
-  Result<std::span<std::byte>> reserve(size_t n, Deadline deadline, const WaitStop* stop = nullptr);
+  // `before_sleep`, if given, is rung each time this thread is about to
+  // sleep (so that whoever frees space for a GPU consumer can wake it).
+  Result<std::span<std::byte>> reserve(size_t n, Deadline deadline, const WaitStop* stop = nullptr,
+                                       DoorbellWord* before_sleep = nullptr);
 
   // Finishes the reserved record with `len` body bytes (len <= n) and makes
   // it, and every record staged before it, visible to the consumer.
@@ -111,8 +114,9 @@ class RingConsumer {
   // none, Errc::corrupt if the producer broke the protocol. Does not move
   // the cursor: call advance() to step past it.
   Result<Record> peek();
-  // Waits for a record until the deadline (Errc::timeout) or stop.
-  Result<Record> wait(Deadline deadline, const WaitStop* stop = nullptr);
+  // Waits for a record until the deadline (Errc::timeout) or stop;
+  // `before_sleep` as in RingProducer::reserve.
+  Result<Record> wait(Deadline deadline, const WaitStop* stop = nullptr, DoorbellWord* before_sleep = nullptr);
   // Moves the read cursor past r (r must be the last record peeked).
   void advance(const Record& r) { read_ = r.end; }
   // Returns all space before the read cursor to the producer.

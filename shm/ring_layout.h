@@ -36,6 +36,10 @@ static_assert(sizeof(RecordHeader) == kRecordHeaderBytes);
 
 // A futex word pair: `seq` is what waiters sleep on, `waiters` says someone
 // sleeps (so the other side pays for a wake syscall only when needed).
+// waiters bit 0: a thread sleeps in futex_wait (ring with a wake syscall);
+// bit 1: a poller watches seq (bump seq, no syscall: the GPU's case).
+inline constexpr uint32_t kBellSleeping = 1u << 0;
+inline constexpr uint32_t kBellPolled = 1u << 1;
 struct alignas(kRingLine) DoorbellWord {
   uint32_t seq;
   uint32_t waiters;

@@ -56,9 +56,15 @@ namespace rk::shm {
 // requests ring it after publishing, so the kernel parks on (CPU) or polls
 // (GPU) one word instead of every channel.
 inline constexpr uint64_t kKernelBellBytes = 4096;
+//
+// `bell`: producers of requests ring it (the CPU worker sleeps on it; a
+// GPU kernel polls its seq, asking with kBellPolled for a bump without a
+// system call). `parked`: a client rings it just before it sleeps for a
+// reply, so the GPU worker's waker thread knows someone needs a futex wake.
 struct alignas(128) KernelBell {
   DoorbellWord bell;
+  DoorbellWord parked;
 };
-static_assert(sizeof(KernelBell) == 128);
+static_assert(sizeof(KernelBell) == 256);
 
 }  // namespace rk::shm
