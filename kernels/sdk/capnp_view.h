@@ -1,0 +1,417 @@
+// An allocation-free, bounds-checked reader for one Cap'n Proto message in
+// standard stream framing, single segment, unpacked, held in a byte span
+// (a ring record). Host and device run the same checks: every pointer is
+// resolved against the segment's bounds, every resolution is charged to a
+// traversal budget and limited in depth, so a hostile record costs a bounded
+// amount of work and yields "not ok", never an out-of-bounds read.
+//
+// Semantics follow Cap'n Proto's reader: a null pointer reads as the default
+// (empty struct, empty list), a field beyond a struct's data section reads as
+// 0 (the sender has an older schema), and a list may be read as a list of a
+// narrower type or as a struct list (the schema evolved). What capnp rejects
+// (far pointers, capabilities, bit lists read as anything but bits) is "not
+// ok" here. Fields with non-zero schema defaults are not XOR-decoded: none of
+// our schemas have one.
+//
+// Views borrow the MessageReader (or MessageView) they came from, whose
+// budget they spend: they must not outlive it. A view that is not ok() reads
+// as empty, so a handler may check once after several reads.
+#pragma once
+#include <cstdint>
+
+#include "kernels/sdk/config.h"
+#include "kernels/sdk/pointer.h"
+
+namespace rk::proto {
+
+struct ReadLimits {
+  int64_t traversal_words;  // words all resolutions together may cover
+  int32_t nesting;          // pointer depth below the root pointer
+};
+
+inline constexpr int32_t kMaxNesting = 16;
+
+// Same policy as shm::limits_for (a test checks they agree): each word may be
+// visited about four times, which covers readers that look at a list twice
+// but stops "one list pointed to a million times"; 16 levels is deeper than
+// any schema we have.
+RK_HOST_DEVICE constexpr ReadLimits limits_for(uint32_t bytes) {
+  return ReadLimits{(int64_t(bytes / 8) + 1) * 4, kMaxNesting};
+}
+
+// The message's one segment and what reading it may still cost.
+struct Segment {
+  const Word* begin = nullptr;
+  uint32_t words = 0;
+  mutable int64_t budget = 0;  // spent by const views; -1 once exhausted
+
+  RK_HOST_DEVICE bool charge(uint64_t w) const {
+    if (budget < 0 || w > uint64_t(budget)) {
+      budget = -1;  // sticky: a message that blew its budget stays refused
+      return false;
+    }
+    budget -= int64_t(w);
+    return true;
+  }
+};
+
+namespace detail {
+
+// What one pointer word designates, after all bounds checks.
+struct Target {
+  enum Kind : uint8_t { invalid, null, struct_, list } kind = invalid;
+  const Word* at = nullptr;   // struct: data section; list: first element (past the tag)
+  ElementSize size = ElementSize::void_;  // lists
+  uint32_t count = 0;         // lists: elements
+  uint16_t data_words = 0;    // structs and composite-list elements
+  uint16_t pointers = 0;
+};
+
+// Resolves the pointer at `loc` (inside `seg`, or nullptr for "past the end
+// of a pointer section", which reads as null). `nesting` is the depth still
+// allowed; resolution needs at least one level.
+RK_HOST_DEVICE inline Target resolve(const Segment& seg, const Word* loc, int32_t nesting) {
+  Target t;
+  if (loc == nullptr || *loc == 0) {
+    t.kind = Target::null;
+    return t;
+  }
+  const Word w = *loc;
+  if (nesting <= 0) return t;
+  const int64_t start = int64_t(loc - seg.begin) + 1 + pointer_offset(w);
+  if (start < 0 || start > int64_t(seg.words)) return t;
+  const uint64_t room = uint64_t(seg.words) - uint64_t(start);
+  const Word* at = seg.begin + start;
+
+  if (pointer_kind(w) == PointerKind::struct_) {
+    const uint64_t words = uint64_t(struct_data_words(w)) + struct_pointer_count(w);
+    if (words > room || !seg.charge(words ? words : 1)) return t;
+    t.kind = Target::struct_;
+    t.at = at;
+    t.data_words = struct_data_words(w);
+    t.pointers = struct_pointer_count(w);
+    return t;
+  }
+  if (pointer_kind(w) != PointerKind::list) return t;  // far or capability
+
+  t.size = list_element_size(w);
+  if (t.size == ElementSize::composite) {
+    const uint64_t words = list_count(w);  // excluding the tag
+    if (words + 1 > room) return t;
+    const Word tag = *at;
+    if (pointer_kind(tag) != PointerKind::struct_) return t;
+    const uint64_t per_element = uint64_t(struct_data_words(tag)) + struct_pointer_count(tag);
+    const uint32_t elements = tag_element_count(tag);
+    if (uint64_t(elements) * per_element > words) return t;
+    // Zero-sized elements cost a word each, or a short list could claim
+    // billions of them and a reader would loop that long.
+    if (!seg.charge(words + 1 + (per_element == 0 ? elements : 0))) return t;
+    t.kind = Target::list;
+    t.at = at + 1;
+    t.count = elements;
+    t.data_words = struct_data_words(tag);
+    t.pointers = struct_pointer_count(tag);
+    return t;
+  }
+  const uint32_t count = list_count(w);
+  const uint64_t words = list_words(t.size, count);
+  if (words > room) return t;
+  if (!seg.charge(words + (t.size == ElementSize::void_ ? count : 0) + (words ? 0 : 1))) return t;
+  t.kind = Target::list;
+  t.at = at;
+  t.count = count;
+  return t;
+}
+
+}  // namespace detail
+
+// Raw bytes: a Data (List(UInt8)) field.
+class DataView {
+ public:
+  DataView() = default;
+  RK_HOST_DEVICE DataView(const uint8_t* data, uint32_t size) : data_(data), size_(size), ok_(true) {}
+  RK_HOST_DEVICE bool ok() const { return ok_; }
+  RK_HOST_DEVICE const uint8_t* data() const { return data_; }  // word-aligned
+  RK_HOST_DEVICE uint32_t size() const { return size_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  uint32_t size_ = 0;
+  bool ok_ = false;
+};
+
+// A list of primitives (integers, floats). Elements sit `stride` bytes apart:
+// sizeof(T) normally, more when the sender wrote a wider list or a struct list.
+template <class T>
+class ListView {
+ public:
+  ListView() = default;
+  RK_HOST_DEVICE ListView(const uint8_t* base, uint32_t count, uint32_t stride)
+      : base_(base), count_(count), stride_(stride), ok_(true) {}
+  RK_HOST_DEVICE bool ok() const { return ok_; }
+  RK_HOST_DEVICE uint32_t size() const { return count_; }
+  // Element i, or 0 when i is out of range.
+  RK_HOST_DEVICE T get(uint32_t i) const {
+    return i < count_ ? load<T>(base_ + uint64_t(i) * stride_) : T{};
+  }
+  RK_HOST_DEVICE T operator[](uint32_t i) const { return get(i); }
+  // True when elements are packed, so data() can be read as T[size()].
+  RK_HOST_DEVICE bool contiguous() const { return stride_ == sizeof(T); }
+  RK_HOST_DEVICE const uint8_t* data() const { return base_; }
+
+ private:
+  const uint8_t* base_ = nullptr;
+  uint32_t count_ = 0;
+  uint32_t stride_ = 0;
+  bool ok_ = false;
+};
+
+class StructView;
+class StructListView;
+class PointerListView;
+
+// One pointer slot: resolved only when asked for what it points to.
+class PointerView {
+ public:
+  PointerView() = default;  // not ok
+  RK_HOST_DEVICE PointerView(const Segment* seg, const Word* loc, int32_t nesting)
+      : seg_(seg), loc_(loc), nesting_(nesting) {}
+
+  RK_HOST_DEVICE bool ok() const { return seg_ != nullptr; }
+  RK_HOST_DEVICE bool is_null() const { return loc_ == nullptr || *loc_ == 0; }
+  RK_HOST_DEVICE bool is_struct() const { return !is_null() && pointer_kind(*loc_) == PointerKind::struct_; }
+  RK_HOST_DEVICE bool is_list() const { return !is_null() && pointer_kind(*loc_) == PointerKind::list; }
+  // The encoded element size of a list pointer (meaningful when is_list()).
+  RK_HOST_DEVICE ElementSize element_size() const { return is_null() ? ElementSize::void_ : list_element_size(*loc_); }
+
+  RK_HOST_DEVICE StructView as_struct() const;
+  RK_HOST_DEVICE DataView as_data() const;
+  template <class T>
+  RK_HOST_DEVICE ListView<T> as_list() const;
+  RK_HOST_DEVICE StructListView as_struct_list() const;
+  RK_HOST_DEVICE PointerListView as_pointer_list() const;
+
+  // Low level, for copying: the checked target. Charges the budget.
+  RK_HOST_DEVICE detail::Target target() const {
+    return seg_ ? detail::resolve(*seg_, loc_, nesting_) : detail::Target{};
+  }
+  RK_HOST_DEVICE const Segment* segment() const { return seg_; }
+  RK_HOST_DEVICE const Word* location() const { return loc_; }
+  RK_HOST_DEVICE int32_t nesting() const { return nesting_; }
+
+ private:
+  const Segment* seg_ = nullptr;
+  const Word* loc_ = nullptr;  // nullptr: past a pointer section, reads as null
+  int32_t nesting_ = 0;
+};
+
+// A struct: data fields by byte offset, pointers by index.
+class StructView {
+ public:
+  StructView() = default;  // not ok
+  RK_HOST_DEVICE StructView(const Segment* seg, const uint8_t* data, uint32_t data_bytes, const Word* pointers,
+                            uint16_t pointer_count, int32_t nesting)
+      : seg_(seg), data_(data), pointers_(pointers), data_bytes_(data_bytes), pointer_count_(pointer_count),
+        nesting_(nesting) {}
+
+  RK_HOST_DEVICE bool ok() const { return seg_ != nullptr; }
+  RK_HOST_DEVICE uint32_t data_bytes() const { return data_bytes_; }
+  RK_HOST_DEVICE uint16_t pointer_count() const { return pointer_count_; }
+  RK_HOST_DEVICE const uint8_t* data() const { return data_; }
+
+  // The field of type T at `byte_offset` (a multiple of sizeof(T)); 0 when
+  // it lies beyond the data section or is misaligned.
+  template <class T>
+  RK_HOST_DEVICE T get(uint32_t byte_offset) const {
+    if (byte_offset % sizeof(T) != 0 || uint64_t(byte_offset) + sizeof(T) > data_bytes_) return T{};
+    return load<T>(data_ + byte_offset);
+  }
+  RK_HOST_DEVICE bool get_bool(uint32_t bit_offset) const {
+    const uint32_t byte = bit_offset / 8;
+    return byte < data_bytes_ && ((data_[byte] >> (bit_offset % 8)) & 1u);
+  }
+
+  // Pointer `i`; past the pointer section it reads as null.
+  RK_HOST_DEVICE PointerView pointer(uint16_t i) const {
+    if (!ok()) return PointerView();
+    return PointerView(seg_, i < pointer_count_ ? pointers_ + i : nullptr, nesting_);
+  }
+  RK_HOST_DEVICE bool has(uint16_t i) const { return !pointer(i).is_null(); }
+  RK_HOST_DEVICE StructView get_struct(uint16_t i) const;
+  RK_HOST_DEVICE DataView get_data(uint16_t i) const { return pointer(i).as_data(); }
+  template <class T>
+  RK_HOST_DEVICE ListView<T> get_list(uint16_t i) const {
+    return pointer(i).as_list<T>();
+  }
+  RK_HOST_DEVICE StructListView get_struct_list(uint16_t i) const;
+  RK_HOST_DEVICE PointerListView get_pointer_list(uint16_t i) const;
+
+ private:
+  const Segment* seg_ = nullptr;
+  const uint8_t* data_ = nullptr;
+  const Word* pointers_ = nullptr;
+  uint32_t data_bytes_ = 0;
+  uint16_t pointer_count_ = 0;
+  int32_t nesting_ = 0;  // depth left for this struct's pointers
+};
+
+// A list of structs.
+class StructListView {
+ public:
+  StructListView() = default;
+  RK_HOST_DEVICE StructListView(const Segment* seg, const uint8_t* base, uint32_t count, uint32_t stride,
+                                uint32_t data_bytes, uint16_t pointers, int32_t nesting)
+      : seg_(seg), base_(base), count_(count), stride_(stride), data_bytes_(data_bytes), pointers_(pointers),
+        nesting_(nesting) {}
+  RK_HOST_DEVICE bool ok() const { return seg_ != nullptr; }
+  RK_HOST_DEVICE uint32_t size() const { return count_; }
+  // Element i; out of range it is not ok.
+  RK_HOST_DEVICE StructView get(uint32_t i) const {
+    if (i >= count_) return StructView();
+    const uint8_t* data = base_ + uint64_t(i) * stride_;
+    const Word* ptrs = pointers_ ? reinterpret_cast<const Word*>(data + data_bytes_) : nullptr;
+    return StructView(seg_, data, data_bytes_, ptrs, pointers_, nesting_);
+  }
+  RK_HOST_DEVICE StructView operator[](uint32_t i) const { return get(i); }
+
+ private:
+  const Segment* seg_ = nullptr;
+  const uint8_t* base_ = nullptr;
+  uint32_t count_ = 0, stride_ = 0, data_bytes_ = 0;
+  uint16_t pointers_ = 0;
+  int32_t nesting_ = 0;
+};
+
+// A list of pointers (List(Data), List(List(...)), ...).
+class PointerListView {
+ public:
+  PointerListView() = default;
+  RK_HOST_DEVICE PointerListView(const Segment* seg, const Word* first, uint32_t count, uint32_t stride_words,
+                                 int32_t nesting)
+      : seg_(seg), first_(first), count_(count), stride_(stride_words), nesting_(nesting) {}
+  RK_HOST_DEVICE bool ok() const { return seg_ != nullptr; }
+  RK_HOST_DEVICE uint32_t size() const { return count_; }
+  // Element i; out of range it is not ok.
+  RK_HOST_DEVICE PointerView get(uint32_t i) const {
+    if (i >= count_) return PointerView();
+    return PointerView(seg_, first_ + uint64_t(i) * stride_, nesting_);
+  }
+  RK_HOST_DEVICE PointerView operator[](uint32_t i) const { return get(i); }
+
+ private:
+  const Segment* seg_ = nullptr;
+  const Word* first_ = nullptr;
+  uint32_t count_ = 0, stride_ = 0;
+  int32_t nesting_ = 0;
+};
+
+// ---- resolution into views -------------------------------------------------
+
+RK_HOST_DEVICE inline StructView PointerView::as_struct() const {
+  const detail::Target t = target();
+  if (t.kind == detail::Target::null) return StructView(seg_, nullptr, 0, nullptr, 0, nesting_ - 1);
+  if (t.kind != detail::Target::struct_) return StructView();
+  return StructView(seg_, reinterpret_cast<const uint8_t*>(t.at), uint32_t(t.data_words) * 8, t.at + t.data_words,
+                    t.pointers, nesting_ - 1);
+}
+
+RK_HOST_DEVICE inline DataView PointerView::as_data() const {
+  const detail::Target t = target();
+  if (t.kind == detail::Target::null) return DataView(nullptr, 0);
+  if (t.kind != detail::Target::list || t.size != ElementSize::byte) return DataView();
+  return DataView(reinterpret_cast<const uint8_t*>(t.at), t.count);
+}
+
+template <class T>
+RK_HOST_DEVICE inline ListView<T> PointerView::as_list() const {
+  static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8, "primitive elements only");
+  static_assert(!is_bool_v<T>, "bit lists (List(Bool)) are not supported");
+  const detail::Target t = target();
+  if (t.kind == detail::Target::null) return ListView<T>(nullptr, 0, sizeof(T));
+  if (t.kind != detail::Target::list) return ListView<T>();
+  const auto base = reinterpret_cast<const uint8_t*>(t.at);
+  if (t.size == ElementSize::composite) {
+    // A struct list standing in for a primitive list: its first data field.
+    if (uint32_t(t.data_words) * 8 < sizeof(T)) return ListView<T>();
+    return ListView<T>(base, t.count, (uint32_t(t.data_words) + t.pointers) * 8);
+  }
+  if (t.size == ElementSize::bit || element_data_bits(t.size) < sizeof(T) * 8) return ListView<T>();
+  return ListView<T>(base, t.count, element_data_bits(t.size) / 8);
+}
+
+RK_HOST_DEVICE inline StructListView PointerView::as_struct_list() const {
+  const detail::Target t = target();
+  if (t.kind == detail::Target::null) return StructListView(seg_, nullptr, 0, 0, 0, 0, nesting_ - 1);
+  if (t.kind != detail::Target::list || t.size == ElementSize::bit) return StructListView();
+  const auto base = reinterpret_cast<const uint8_t*>(t.at);
+  if (t.size == ElementSize::composite) {
+    return StructListView(seg_, base, t.count, (uint32_t(t.data_words) + t.pointers) * 8,
+                          uint32_t(t.data_words) * 8, t.pointers, nesting_ - 1);
+  }
+  // A primitive or pointer list read as structs of one field.
+  if (t.size == ElementSize::pointer) return StructListView(seg_, base, t.count, 8, 0, 1, nesting_ - 1);
+  const uint32_t bytes = element_data_bits(t.size) / 8;
+  return StructListView(seg_, base, t.count, bytes, bytes, 0, nesting_ - 1);
+}
+
+RK_HOST_DEVICE inline PointerListView PointerView::as_pointer_list() const {
+  const detail::Target t = target();
+  if (t.kind == detail::Target::null) return PointerListView(seg_, nullptr, 0, 1, nesting_ - 1);
+  if (t.kind != detail::Target::list) return PointerListView();
+  if (t.size == ElementSize::pointer) return PointerListView(seg_, t.at, t.count, 1, nesting_ - 1);
+  // A struct list standing in for a pointer list: each element's first pointer.
+  if (t.size != ElementSize::composite || t.pointers == 0) return PointerListView();
+  return PointerListView(seg_, t.at + t.data_words, t.count, uint32_t(t.data_words) + t.pointers, nesting_ - 1);
+}
+
+RK_HOST_DEVICE inline StructView StructView::get_struct(uint16_t i) const { return pointer(i).as_struct(); }
+RK_HOST_DEVICE inline StructListView StructView::get_struct_list(uint16_t i) const {
+  return pointer(i).as_struct_list();
+}
+RK_HOST_DEVICE inline PointerListView StructView::get_pointer_list(uint16_t i) const {
+  return pointer(i).as_pointer_list();
+}
+
+// ---- the message -------------------------------------------------------------
+
+// One framed single-segment message: [u32 0][u32 segment words][words...].
+class MessageReader {
+ public:
+  MessageReader() = default;
+
+  // Checks the framing of `bytes` (8-byte aligned, exactly one segment that
+  // fills `len`) and starts a reader with the given limits. On failure *out
+  // is left not ok and false is returned.
+  RK_HOST_DEVICE static bool open(const void* bytes, uint32_t len, ReadLimits limits, MessageReader* out) {
+    *out = MessageReader();
+    if (bytes == nullptr || reinterpret_cast<uintptr_t>(bytes) % 8 != 0 || len < 16 || len % 8 != 0) return false;
+    const Word* words = static_cast<const Word*>(bytes);
+    const Word framing = words[0];
+    const uint32_t segments_minus_one = uint32_t(framing);
+    const uint32_t segment_words = uint32_t(framing >> 32);
+    if (segments_minus_one != 0 || 8 + uint64_t(segment_words) * 8 != len) return false;
+    out->segment_.begin = words + 1;
+    out->segment_.words = segment_words;
+    out->segment_.budget = limits.traversal_words;
+    out->nesting_ = limits.nesting;
+    return true;
+  }
+  RK_HOST_DEVICE static bool open(const void* bytes, uint32_t len, MessageReader* out) {
+    return open(bytes, len, limits_for(len), out);
+  }
+
+  RK_HOST_DEVICE bool ok() const { return segment_.begin != nullptr; }
+  RK_HOST_DEVICE PointerView root_pointer() const {
+    return ok() ? PointerView(&segment_, segment_.begin, nesting_) : PointerView();
+  }
+  RK_HOST_DEVICE StructView root() const { return root_pointer().as_struct(); }
+  RK_HOST_DEVICE const Segment& segment() const { return segment_; }
+  // Traversal words still allowed (-1 once exhausted).
+  RK_HOST_DEVICE int64_t budget_left() const { return segment_.budget; }
+
+ private:
+  Segment segment_;
+  int32_t nesting_ = 0;
+};
+
+}  // namespace rk::proto
