@@ -1,0 +1,25 @@
+// reduce_sum: ReduceSumRequest {values} -> ReduceSumReply {sum}, summed in
+// double: each lane sums its share, then the lanes reduce together.
+#pragma once
+#include "kernels/builtin/layouts.h"
+#include "kernels/sdk/handler.h"
+
+namespace rk::builtin {
+
+RK_HOST_DEVICE inline void reduce_sum(Context& ctx, MessageView in, Reply& out) {
+  using Request = layout::ReduceSumRequest;
+  using Result = layout::ReduceSumReply;
+  const proto::StructView request = in.payload_struct();
+  const proto::ListView<float> values = request.get_list<float>(Request::kValues);
+  if (!request.ok() || !values.ok()) return out.fail(status::malformed);
+
+  double partial = 0;
+  for (uint32_t i = ctx.lane(); i < values.size(); i += ctx.lanes()) partial += values[i];
+  const double sum = ctx.reduce_add(partial);
+
+  proto::StructBuilder result = out.init_struct(Result::kDataWords, Result::kPointers);
+  if (!result.ok()) return out.fail(status::too_large);
+  result.set<double>(Result::kSum, sum);
+}
+
+}  // namespace rk::builtin
