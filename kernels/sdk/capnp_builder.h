@@ -12,10 +12,13 @@
 // The buffer need not be zeroed: each allocation is zeroed as it is made.
 // A caller that guarantees an all-zero buffer (a ring kept zeroed, or device
 // lanes that zeroed the record together before the handler ran) passes
-// `zeroed = true` and the builder only writes what it sets. That also makes
-// it safe for every lane of a block to run the same builder calls over one
-// buffer: they compute the same layout and store the same header words,
-// while each lane fills its own list elements.
+// `zeroed = true` and the builder only writes what it sets.
+//
+// Every lane of a block may run the same builder calls over one buffer: the
+// layout depends only on the calls, so each lane computes the same offsets
+// and the last store to any word is the value every lane agrees on. Lanes
+// then fill their own list elements, after a barrier (Context::sync) so that
+// no lane's zeroing lands on another's elements.
 #pragma once
 #include <cstdint>
 
@@ -111,6 +114,8 @@ class StructBuilder {
       return T{};
     return load<T>(data() + byte_offset);
   }
+  // A read-modify-write of one byte: with several lanes building one
+  // message, set Bools from one lane, or only to true in a zeroed buffer.
   RK_HOST_DEVICE void set_bool(uint32_t bit_offset, bool v);
 
   RK_HOST_DEVICE PointerBuilder pointer(uint16_t i);
