@@ -231,24 +231,36 @@ func (k *Kernel) Receive(ctx context.Context) (*Message, error) {
 // it arrives (or the library's wait times out). data may be reused as soon
 // as Call returns: with a cancellable ctx, Call sends a copy.
 func (k *Kernel) Call(ctx context.Context, typ uint32, data []byte) (*Message, error) {
-	if ctx.Done() != nil && len(data) > 0 {
+	if ctx.Done() == nil { // cannot be cancelled: no helper goroutine, no closure
+		if !k.guard.enter() {
+			return nil, ErrClosed
+		}
+		defer k.guard.leave()
+		return k.call(ctx, typ, data)
+	}
+	if len(data) > 0 {
 		// The C call may outlive this method if ctx ends first: give it a
 		// copy, so that the caller may reuse data as soon as Call returns.
 		data = append([]byte(nil), data...)
 	}
 	return await(ctx, &k.guard, "call", func() (*Message, error) {
-		var p unsafe.Pointer
-		if len(data) > 0 {
-			p = unsafe.Pointer(&data[0])
-		}
-		ms := timeoutMS(ctx)
-		r := C.rkgo_call(k.c, C.uint32_t(typ), p, C.size_t(len(data)), C.int64_t(ms))
-		m, err := k.adopt(&r)
-		if e, ok := err.(*Error); ok && ms >= 0 && (e.Code == CodeTimeout || e.Code == CodeQueueFull) {
-			e.ctx = context.DeadlineExceeded // the C timeout was ctx's deadline
-		}
-		return m, err
+		return k.call(ctx, typ, data)
 	}, (*Message).release)
+}
+
+// call is one rk_call with the timeout from ctx. Runs inside k.guard.
+func (k *Kernel) call(ctx context.Context, typ uint32, data []byte) (*Message, error) {
+	var p unsafe.Pointer
+	if len(data) > 0 {
+		p = unsafe.Pointer(&data[0])
+	}
+	ms := timeoutMS(ctx)
+	r := C.rkgo_call(k.c, C.uint32_t(typ), p, C.size_t(len(data)), C.int64_t(ms))
+	m, err := k.adopt(&r)
+	if e, ok := err.(*Error); ok && ms >= 0 && (e.Code == CodeTimeout || e.Code == CodeQueueFull) {
+		e.ctx = context.DeadlineExceeded // the C timeout was ctx's deadline
+	}
+	return m, err
 }
 
 // sliced calls try with waits of at most sliceWait until it reports a final
