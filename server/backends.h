@@ -11,7 +11,8 @@ namespace rk::server {
 // "auto": CUDA when a device is usable, plus the CPU backend always;
 // "cpu": the CPU backend only; "cuda": fails (empty map, `why` set) when no
 // device is usable.
-std::map<std::string, std::unique_ptr<Backend>> make_backends(const std::string& choice, std::string& why);
+std::map<std::string, std::unique_ptr<Backend>> make_backends(const std::string& choice, ControlWake wake,
+                                                              std::string& why);
 // The backend "auto" launches pick: cuda if present, else cpu.
 std::string preferred_backend(const std::map<std::string, std::unique_ptr<Backend>>& backends);
 

@@ -62,7 +62,13 @@ int main(int argc, char** argv) {
   }
 
   std::string why;
-  auto backends = rk::server::make_backends(backend, why);
+  rk::server::ControlServer server(control);
+  if (server.listen(why) != rk::Errc::ok) {
+    spdlog::error("{}", why);
+    return 1;
+  }
+  auto wake = [&server] { server.wake(); };
+  auto backends = rk::server::make_backends(backend, wake, why);
   if (backends.empty()) {
     spdlog::error("{}", why);
     return 2;
@@ -71,13 +77,7 @@ int main(int argc, char** argv) {
   options.limits = control.limits;
   options.terminate_timeout_ms = terminate_timeout_ms;
   options.default_backend = rk::server::preferred_backend(backends);
-
-  rk::server::ControlServer server(control);
-  if (server.listen(why) != rk::Errc::ok) {
-    spdlog::error("{}", why);
-    return 1;
-  }
-  rk::server::Service service(options, std::move(backends), [&server] { server.wake(); });
+  rk::server::Service service(options, std::move(backends), wake);
   spdlog::info("ringkerneld listening on {} (backend {})", socket_path, options.default_backend);
   return server.run(service);
 }

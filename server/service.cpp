@@ -162,20 +162,19 @@ void Service::bind(Session& s, KernelInstance& k, Reply out, int& pass_fd) {
 
 void Service::on_launch(Session& s, rk::schema::Launch::Reader req, Reply out, int& pass_fd) {
   const std::string kind = req.getKernel();
-  const KernelDef* def = find_builtin(kind);
-  if (!def) return fail(out, Errc::not_found, "unknown kernel '" + kind + "'");
-  const std::string name = req.getInstanceName();
-  if (!name.empty() && registry_.find_shared(name))
-    return fail(out, Errc::invalid_argument, "an instance named '" + name + "' already exists");
-  if (!valid_ring_bytes(req.getRingBytes()))
-    return fail(out, Errc::invalid_argument, "ring_bytes must be 0 or a power of two in [4 KiB, 64 MiB]");
-
   std::string backend_name = options_.default_backend;
   if (req.getBackend() == rk::schema::Backend::CPU) backend_name = "cpu";
   if (req.getBackend() == rk::schema::Backend::CUDA) backend_name = "cuda";
   auto backend = backends_.find(backend_name);
   if (backend == backends_.end())
     return fail(out, Errc::no_device, "backend '" + backend_name + "' is not available on this server");
+  const KernelDef* def = backend->second->find_kernel(kind);
+  if (!def) return fail(out, Errc::not_found, "unknown kernel '" + kind + "'");
+  const std::string name = req.getInstanceName();
+  if (!name.empty() && registry_.find_shared(name))
+    return fail(out, Errc::invalid_argument, "an instance named '" + name + "' already exists");
+  if (!valid_ring_bytes(req.getRingBytes()))
+    return fail(out, Errc::invalid_argument, "ring_bytes must be 0 or a power of two in [4 KiB, 64 MiB]");
 
   auto bell = shm::Segment::create(shm::kKernelBellBytes);
   if (!bell) return fail(out, bell.error(), "cannot create the kernel's bell page");
@@ -201,6 +200,7 @@ void Service::on_launch(Session& s, rk::schema::Launch::Reader req, Reply out, i
   spec.block = req.getBlock();
   spec.device = req.getDevice();
   spec.bell = k->bell;
+  spec.bell_fd = k->bell_segment.fd();
   spec.wake_control = wake_control_;
   std::string why;
   auto exec = backend->second->launch(spec, why);

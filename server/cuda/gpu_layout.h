@@ -1,0 +1,70 @@
+// Memory the GPU worker shares with its persistent kernels: plain data in
+// mapped pinned host memory (or device memory where noted), no pointers
+// except device addresses stored as integers. Included by host code, device
+// code and the daemon (which reads the control page but never touches CUDA).
+#pragma once
+#include <cstdint>
+
+#include "server/control_block.h"
+
+namespace rk::server::gpu {
+
+inline constexpr uint32_t kMaxBlocks = 128;
+inline constexpr uint32_t kMaxChannels = 256;
+// A reply may be at most this much larger than its request unless the
+// kernel declares otherwise: the GPU reserves reply space before it runs
+// the handlers, many at once (docs/architecture.md, "GPU replies").
+inline constexpr uint32_t kReplySlack = 256;
+
+// Per block, written by that block only.
+struct alignas(128) BlockStats {
+  uint64_t heartbeat_ns;      // %globaltimer at the block's last loop iteration
+  uint64_t processed;
+  uint64_t errors;
+  uint64_t latency_sum_ns;
+  uint64_t latency_max_ns;
+  uint64_t backpressure;
+  uint64_t seen_table_epoch;  // the channel table version this block uses
+  uint32_t parked;            // 1: idle, backing off
+  uint16_t last_error;
+  uint16_t exited;            // 1: left the loop
+  uint8_t pad[128 - 64];
+};
+static_assert(sizeof(BlockStats) == 128);
+
+// The control page: created by the daemon (it reads telemetry and writes
+// commands straight into it), mapped and registered by the worker.
+struct ControlPage {
+  ControlBlock cb;
+  BlockStats blocks[kMaxBlocks];
+};
+inline constexpr uint64_t kControlPageBytes = 32768;
+static_assert(sizeof(ControlPage) + 128 <= kControlPageBytes);  // + the segment header
+
+// One channel as the kernel sees it. Written by the worker only, read by
+// the GPU after it observes a new table_epoch.
+struct DeviceChannel {
+  uint64_t request_ring;  // device address of the RingHeader (mapped host memory)
+  uint64_t reply_ring;
+  uint64_t capacity;
+  uint64_t key;           // (session << 32) | slot: new key = fresh cursors
+  uint32_t max_record;
+  uint32_t live;          // 0: a hole in the table
+};
+
+struct ChannelTable {
+  uint32_t count;         // entries in use (including holes)
+  uint32_t pad;
+  DeviceChannel channels[kMaxChannels];
+};
+
+// Device-memory cursors of one channel: where the kernel has read the
+// requests up to and written the replies up to.
+struct DeviceCursor {
+  uint64_t key;
+  uint64_t read;          // request position consumed (published as head)
+  uint64_t reply_tail;    // reply position produced (published as tail)
+  uint64_t reply_head;    // last reply head seen from the client
+};
+
+}  // namespace rk::server::gpu

@@ -1,0 +1,24 @@
+// What the worker hands a persistent kernel at launch. Host and device code.
+#pragma once
+#include <cstdint>
+
+#include "server/cuda/gpu_layout.h"
+#include "shm/segment_layout.h"
+
+namespace rk::server::gpu {
+
+struct KernelArgs {
+  ControlPage* control;       // mapped: commands in, telemetry out
+  shm::KernelBell* bell;      // mapped: clients bump its seq after publishing
+  const ChannelTable* table;  // mapped: written by the worker
+  DeviceCursor* cursors;      // device memory, one per table entry
+  uint8_t* scratch;           // device memory, per block: stage_in + stage_out bytes
+  uint32_t stage_in, stage_out;
+  void* state;                // device memory, the kernel's persistent state
+  uint32_t state_bytes;
+  uint32_t instance;
+  uint32_t builtin;           // rk::builtin::Builtin
+  uint32_t block_per_message; // all lanes on one message (saxpy, reduce_sum)
+};
+
+}  // namespace rk::server::gpu

@@ -1,0 +1,17 @@
+// Host side of the persistent kernel: launch and occupancy queries.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "server/cuda/worker/kernel_args.h"
+
+namespace rk::server::gpu {
+
+// Dynamic shared memory the kernel needs for `block` threads.
+size_t persistent_kernel_smem(uint32_t block);
+// How many blocks of `block` threads fit on one SM at once.
+cudaError_t persistent_kernel_blocks_per_sm(uint32_t block, int* out);
+cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint32_t block, cudaStream_t stream);
+// A kernel that traps at once: the fault path's test.
+cudaError_t launch_trap_kernel(cudaStream_t stream);
+
+}  // namespace rk::server::gpu
