@@ -60,13 +60,16 @@ void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
   f.hlc_logical = k->hlc_logical;
 }
 
+void release_finished(rk_kernel* k);
+
 // Moves every published reply into the stash. Caller holds inbox_mu and is
 // the reader. Returns how many arrived, or corrupt.
 Result<size_t> pump(rk_kernel* k) {
   size_t n = 0;
+  bool dropped = false;
   for (;;) {
     auto r = k->replies.peek();
-    if (r.error() == Errc::empty) return n;
+    if (r.error() == Errc::empty) break;
     if (!r) return r.error();
     k->replies.advance(*r);
     auto view = shm::read_envelope(r->body);
@@ -74,6 +77,13 @@ Result<size_t> pump(rk_kernel* k) {
       // Cannot belong to anyone: count it and give the space back.
       ++k->corrupt_replies;
       k->held.push_back({r->end, true});
+      dropped = true;
+      continue;
+    }
+    if (!k->abandoned.empty() && k->abandoned.erase(view->fields.correlation) != 0) {
+      // Its caller timed out and left: nobody will release it.
+      k->held.push_back({r->end, true});
+      dropped = true;
       continue;
     }
     auto* m = new rk_message();
@@ -86,6 +96,8 @@ Result<size_t> pump(rk_kernel* k) {
     k->stash.push_back(m);
     ++n;
   }
+  if (dropped) release_finished(k);
+  return n;
 }
 
 bool take(rk_kernel* k, std::optional<uint64_t> correlation, rk_message** out) {
@@ -119,6 +131,17 @@ void release_finished(rk_kernel* k) {
   // With nothing held, also give back padding the reader skipped.
   k->replies.release_to(k->held.empty() && !k->reader_active ? k->replies.read_position() : upto);
   kick(k);  // a kernel held back by this full reply ring may go on
+}
+
+// Takes the channel's send side by the deadline. A thread that holds a
+// reservation on this channel must commit or release it first.
+rk_status lock_send_side(rk_kernel* k, Deadline deadline) {
+  if (k->reserver.load() == std::this_thread::get_id())
+    return fail(RK_E_STATE, "this thread holds a reservation on the channel: commit or release it first");
+  auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(std::min<uint64_t>(deadline.remaining_ns(), uint64_t(1) << 62));
+  if (!k->send_mu.try_lock_until(until))
+    return fail(RK_E_TIMEOUT, "another thread held the channel's send side (a reservation) for the whole timeout");
+  return RK_OK;
 }
 
 }  // namespace
@@ -187,7 +210,8 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
                                     std::to_string(k->max_payload));
   if (rk_status s = channel_gone(k); s != RK_OK) return s;
   const Deadline deadline = deadline_for(timeout_ms);
-  std::lock_guard lock(k->send_mu);
+  if (rk_status s = lock_send_side(k, deadline); s != RK_OK) return s;
+  std::lock_guard lock(k->send_mu, std::adopt_lock);
   auto room = k->requests.reserve(shm::envelope_bytes_for_data(len), deadline, &k->client->stop, &k->bell->parked);
   if (!room) return from_wait(room.error(), "ring space");
   shm::EnvelopeFields f;
@@ -201,9 +225,17 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   return ok();
 }
 
+static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline,
+                                   rk_message** out, std::unique_lock<std::mutex>& lock);
+
 rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, int64_t timeout_ms, rk_message** out) {
   const Deadline deadline = deadline_for(timeout_ms);
   std::unique_lock lock(k->inbox_mu);
+  return wait_reply_locked(k, correlation, deadline, out, lock);
+}
+
+static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline,
+                                   rk_message** out, std::unique_lock<std::mutex>& lock) {
   for (;;) {
     if (take(k, correlation, out)) return deliver(*out);
     if (k->client->disconnected()) return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
@@ -256,10 +288,28 @@ rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, int64_t 
   }
 }
 
+void abandon_reply(rk_kernel* k, uint64_t correlation) {
+  std::lock_guard lock(k->inbox_mu);
+  rk_message* m = nullptr;
+  if (!take(k, correlation, &m)) {
+    k->abandoned.insert(correlation);
+    return;
+  }
+  // It came after all, between the timeout and now: release it here.
+  for (auto& h : k->held)
+    if (h.end == m->ring_end) {
+      h.released = true;
+      break;
+    }
+  release_finished(k);
+  delete m;
+}
+
 void release_message(rk_message* m) {
   rk_kernel* k = m->kernel;
   if (m->kind != rk_message::Kind::received) {
     // An abandoned reservation: nothing was staged, so nothing is sent.
+    k->reserver.store(std::thread::id());
     k->send_mu.unlock();
     delete m;
     return;
@@ -285,12 +335,14 @@ rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out
     return fail(RK_E_TOO_LARGE, "record of " + std::to_string(record) + " bytes exceeds the ring's maximum");
   if (rk_status s = channel_gone(k); s != RK_OK) return s;
   const Deadline deadline = deadline_for(timeout_ms);
-  k->send_mu.lock();  // held until commit or release: the reservation is ours
+  // Held until commit or release: the reservation is ours.
+  if (rk_status s = lock_send_side(k, deadline); s != RK_OK) return s;
   auto room = k->requests.reserve(record, deadline, &k->client->stop, &k->bell->parked);
   if (!room) {
     k->send_mu.unlock();
     return from_wait(room.error(), "ring space");
   }
+  k->reserver.store(std::this_thread::get_id());
   auto* m = new rk_message();
   m->kind = envelope ? rk_message::Kind::envelope_reservation : rk_message::Kind::data_reservation;
   m->kernel = k;
@@ -313,6 +365,7 @@ rk_status commit_data(rk_message* m, size_t len, uint32_t type, uint64_t correla
   auto n = shm::write_data_envelope_around(m->room, f, len);
   k->requests.commit(*n);
   kick(k);
+  k->reserver.store(std::thread::id());
   k->send_mu.unlock();
   delete m;
   return ok();
@@ -325,6 +378,7 @@ rk_status commit_envelope(rk_message* m, size_t len) {
   if (!view) return fail(RK_E_MALFORMED, "the record is not a framed single-segment Envelope");
   k->requests.commit(len);
   kick(k);
+  k->reserver.store(std::thread::id());
   k->send_mu.unlock();
   delete m;
   return ok();

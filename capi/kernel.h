@@ -7,6 +7,8 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <thread>
+#include <unordered_set>
 
 #include "capi/client.h"
 #include "capi/message.h"
@@ -23,10 +25,14 @@ struct rk_kernel {
   rk::shm::KernelBell* bell = nullptr;
   size_t max_payload = 0;
 
-  std::mutex send_mu;
+  // Held across a reservation (rk_reserve .. rk_commit), so timed: a sender
+  // never waits past its own deadline for another thread's reservation.
+  std::timed_mutex send_mu;
+  std::atomic<std::thread::id> reserver{};  // thread holding a reservation
   uint64_t hlc_physical = 0;  // guarded by send_mu
   uint32_t hlc_logical = 0;
-  std::atomic<uint64_t> next_correlation{1};
+  // rk_call's ids have bit 63 set, apart from ids callers pick for rk_send.
+  std::atomic<uint64_t> next_correlation{uint64_t{1} << 63};
 
   // Inbox: one thread at a time reads the reply ring (the reader); the
   // others wait on `arrived`. Records leave the ring in order but callers
@@ -42,6 +48,9 @@ struct rk_kernel {
   std::deque<rk_message*> stash;  // decoded, not yet handed to a caller
   std::deque<Held> held;
   uint64_t corrupt_replies = 0;   // replies that did not decode (counted, released)
+  // Correlation ids of rk_calls that timed out: their replies, when they
+  // come, are released on arrival instead of pinning the ring's head.
+  std::unordered_set<uint64_t> abandoned;
 };
 
 namespace rk::capi {
@@ -56,6 +65,9 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
                     int64_t timeout_ms);
 // Waits for a reply: the one with `correlation`, or any if nullopt.
 rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, int64_t timeout_ms, rk_message** out);
+// Gives up waiting for the reply to `correlation` (a timed-out call): it
+// is released whenever it arrives, or now if it already has.
+void abandon_reply(rk_kernel* k, uint64_t correlation);
 void release_message(rk_message* m);
 
 rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out, int64_t timeout_ms);

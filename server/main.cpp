@@ -14,6 +14,8 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"ringkerneld — the RingKernel GPU actor service"};
+  // A later flag overrides an earlier one (wrappers append to defaults).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string socket_path = rk::wire::default_socket_path();
   std::string backend = "auto";
   std::string allow_group;

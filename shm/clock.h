@@ -22,7 +22,11 @@ inline uint64_t realtime_ns() {
 class Deadline {
  public:
   static Deadline after_ns(uint64_t ns) { return Deadline(monotonic_ns() + ns); }
-  static Deadline after_ms(int64_t ms) { return after_ns(ms <= 0 ? 0 : uint64_t(ms) * 1000000ull); }
+  // Timeouts beyond ~31 years are taken as "that long", not wrapped around.
+  static Deadline after_ms(int64_t ms) {
+    constexpr int64_t kMaxMs = int64_t(1) << 40;
+    return after_ns(ms <= 0 ? 0 : uint64_t(ms < kMaxMs ? ms : kMaxMs) * 1000000ull);
+  }
   static Deadline now() { return Deadline(monotonic_ns()); }
   static Deadline never() { return Deadline(UINT64_MAX); }
   bool passed() const { return at_ != UINT64_MAX && monotonic_ns() >= at_; }
