@@ -185,7 +185,9 @@ rk_status rk_call(rk_kernel* k, uint32_t type, const void* data, size_t len, rk_
     const uint64_t correlation = k->next_correlation.fetch_add(1, std::memory_order_relaxed);
     if (rk_status s = send_data(k, type, data, len, correlation, total); s != RK_OK) return s;
     const int64_t spent = int64_t((rk::monotonic_ns() - start) / 1000000);
-    return wait_reply(k, correlation, std::max<int64_t>(0, total - spent), reply);
+    rk_status s = wait_reply(k, correlation, std::max<int64_t>(0, total - spent), reply);
+    if (s == RK_E_TIMEOUT) abandon_reply(k, correlation);  // its late reply must not pin the ring
+    return s;
   });
 }
 
