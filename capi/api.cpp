@@ -93,6 +93,7 @@ void rk_launch_options_init(rk_launch_options* o) {
 
 rk_status rk_launch(rk_client* client, const char* kernel, const rk_launch_options* options, rk_kernel** out) {
   if (!client || !kernel || !out) return fail(RK_E_INVALID_ARGUMENT, "client, kernel and out must not be NULL");
+  *out = nullptr;
   rk_launch_options o;
   rk_launch_options_init(&o);
   if (options) {
@@ -116,6 +117,7 @@ rk_status rk_launch(rk_client* client, const char* kernel, const rk_launch_optio
 
 rk_status rk_attach(rk_client* client, const char* instance_name, rk_kernel** out) {
   if (!client || !instance_name || !out) return fail(RK_E_INVALID_ARGUMENT, "arguments must not be NULL");
+  *out = nullptr;
   return guarded([&] {
     ControlCall call(client);
     call.request().initAttach().setInstanceName(instance_name);
@@ -193,6 +195,8 @@ rk_status rk_call(rk_kernel* k, uint32_t type, const void* data, size_t len, rk_
 
 rk_status rk_reserve(rk_kernel* k, size_t capacity, void** payload, rk_message** out, int64_t timeout_ms) {
   if (!k || !payload || !out) return fail(RK_E_INVALID_ARGUMENT, "arguments must not be NULL");
+  *payload = nullptr;
+  *out = nullptr;
   return guarded([&] {
     rk_status s = reserve(k, capacity, false, out, timeout_ms);
     if (s == RK_OK) *payload = (*out)->room.data() + rk::shm::kEnvelopeHeaderBytes;
@@ -208,6 +212,8 @@ rk_status rk_commit(rk_message* m, size_t len, uint32_t type, uint64_t correlati
 
 rk_status rk_reserve_envelope(rk_kernel* k, size_t capacity, void** record, rk_message** out, int64_t timeout_ms) {
   if (!k || !record || !out) return fail(RK_E_INVALID_ARGUMENT, "arguments must not be NULL");
+  *record = nullptr;
+  *out = nullptr;
   return guarded([&] {
     rk_status s = reserve(k, capacity, true, out, timeout_ms);
     if (s == RK_OK) *record = (*out)->room.data();

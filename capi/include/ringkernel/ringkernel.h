@@ -2,7 +2,8 @@
  * ringkerneld, through shared-memory rings.
  *
  * Plain C99, usable from C++. Every call returns an rk_status; on failure
- * rk_last_error_message() gives this thread's detail. Option and metrics
+ * rk_last_error_message() gives this thread's detail; a failed call leaves
+ * its output handles NULL. Option and metrics
  * structs start with a `size` field so the ABI can grow: initialise them
  * with the matching *_init function.
  *
