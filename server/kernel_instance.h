@@ -31,6 +31,7 @@ struct KernelInstance {
   std::unique_ptr<Executor> executor;
   std::vector<ChannelPtr> channels;  // bound channels, all sessions
   std::string fault;                 // why it faulted
+  Telemetry final_telemetry;         // the figures at exit, once the executor is gone
 
   bool shared() const { return !instance_name.empty(); }
   bool finished() const {

@@ -307,11 +307,8 @@ void Service::on_metrics(Session& s, uint32_t id, Reply out) {
   uint64_t depth = 0;
   for (const auto& ch : k->channels) depth += queued_bytes(*ch);
   m.setQueueDepth(depth);
-  if (!k->executor) {
-    m.setLastErrorMessage(k->fault);
-    return;
-  }
-  Telemetry t = k->executor->telemetry();
+  // A finished kernel keeps reporting what it did (and what it dropped).
+  const Telemetry t = k->executor ? k->executor->telemetry() : k->final_telemetry;
   m.setProcessed(t.processed);
   m.setErrors(t.errors);
   m.setDropped(t.dropped);
@@ -339,7 +336,7 @@ void Service::on_list(Session& s, Reply out) {
     e.setBackend(backend_enum(k.backend));
     e.setDevice(k.device);
     e.setChannels(uint32_t(k.channels.size()));
-    e.setProcessed(k.executor ? k.executor->telemetry().processed : 0);
+    e.setProcessed(k.executor ? k.executor->telemetry().processed : k.final_telemetry.processed);
     e.setOwnerSession(k.shared() ? 0 : k.owner_session);
   }
 }
@@ -358,7 +355,8 @@ void Service::on_server_info(Reply out) {
 }
 
 void Service::finish_instance(KernelInstance& k) {
-  const bool faulted = k.executor->telemetry().faulted;
+  k.final_telemetry = k.executor->telemetry();
+  const bool faulted = k.final_telemetry.faulted;
   k.fault = k.executor->fault_message();
   k.executor.reset();  // joins the worker, which has left its loop
   k.state = faulted ? KernelState::FAULTED : KernelState::TERMINATED;
