@@ -86,7 +86,7 @@ bool RingProducer::would_fit(size_t n) {
   return tail_ + pad + need - head_cache_ <= cfg_.capacity;
 }
 
-Result<std::span<std::byte>> RingProducer::try_reserve(size_t n) {
+Result<std::span<std::byte>> RingProducer::try_reserve_slow(size_t n) {
   if (n > cfg_.max_record) return Errc::too_large;
   const uint64_t need = record_bytes(n);
   const uint64_t off = tail_ & mask_;
@@ -149,7 +149,7 @@ uint64_t RingConsumer::unread_bytes() const {
   return n > cfg_.capacity ? 0 : n;
 }
 
-Result<Record> RingConsumer::peek() {
+Result<Record> RingConsumer::peek_slow() {
   // Skips padding and fillers; every round moves read_ forward and stays
   // below the published tail, so a hostile producer cannot make this loop.
   for (;;) {

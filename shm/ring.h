@@ -55,7 +55,7 @@ class RingProducer {
   // Space for a record with a body of up to `n` bytes, without waiting.
   // Errc::too_large if n > max_record, Errc::queue_full if there is no room
   // now, Errc::corrupt if the consumer's index is impossible.
-  Result<std::span<std::byte>> try_reserve(size_t n);
+  Result<std::span<std::byte>> try_reserve(size_t n);  // inline fast path below
   // Same, but waits for room until the deadline (Errc::timeout) or stop.
   // `before_sleep`, if given, is rung each time this thread is about to
   // sleep (so that whoever frees space for a GPU consumer can wake it).
@@ -84,6 +84,7 @@ class RingProducer {
   bool valid() const { return hdr_ != nullptr; }
 
  private:
+  Result<std::span<std::byte>> try_reserve_slow(size_t n);
   Errc refresh_head();
   RingHeader* hdr_ = nullptr;
   std::byte* buf_ = nullptr;
@@ -113,7 +114,7 @@ class RingConsumer {
   // The next record at the read cursor, skipping padding. Errc::empty if
   // none, Errc::corrupt if the producer broke the protocol. Does not move
   // the cursor: call advance() to step past it.
-  Result<Record> peek();
+  Result<Record> peek();  // inline fast path below
   // Waits for a record until the deadline (Errc::timeout) or stop;
   // `before_sleep` as in RingProducer::reserve.
   Result<Record> wait(Deadline deadline, const WaitStop* stop = nullptr, DoorbellWord* before_sleep = nullptr);
@@ -136,6 +137,7 @@ class RingConsumer {
   bool valid() const { return hdr_ != nullptr; }
 
  private:
+  Result<Record> peek_slow();
   RingHeader* hdr_ = nullptr;
   const std::byte* buf_ = nullptr;
   RingConfig cfg_{};
@@ -145,6 +147,42 @@ class RingConsumer {
 };
 
 // ---- inline hot paths ------------------------------------------------------
+
+inline Result<std::span<std::byte>> RingProducer::try_reserve(size_t n) {
+  // The common case, decided from private state alone: the record fits
+  // before the end of the buffer and in the space the cached head allows
+  // (head_cache_ came from an acquire load of head, so the consumer is done
+  // with everything below it). Anything else (too large, padding needed,
+  // head to reload) goes to try_reserve_slow(), which decides.
+  const uint64_t off = tail_ & mask_;
+  if (n <= cfg_.max_record && off + record_bytes(n) <= cfg_.capacity &&
+      tail_ + record_bytes(n) - head_cache_ <= cfg_.capacity) {
+    record_pos_ = tail_;
+    reserved_ = n;
+    return std::span<std::byte>(buf_ + off + kRecordHeaderBytes, n);
+  }
+  return try_reserve_slow(n);
+}
+
+inline Result<Record> RingConsumer::peek() {
+  // The common case: a plain record below the tail an earlier peek loaded
+  // (with acquire, so every byte before tail_cache_ is visible here). The
+  // header is read once and gets the same checks as in peek_slow(); anything
+  // else (nothing cached, padding, fillers, a bad header) goes to
+  // peek_slow(), which decides.
+  constexpr uint32_t kRingFlags = kRecordPadding | kRecordFiller | kRecordReservedMask;
+  const uint64_t avail = tail_cache_ - read_;
+  if (avail - 1 < cfg_.capacity && avail % kRecordAlign == 0) {  // 0 < avail <= capacity
+    const uint64_t off = read_ & mask_;
+    RecordHeader h;
+    __builtin_memcpy(&h, buf_ + off, sizeof h);  // read once: the peer may rewrite it
+    const uint64_t bytes = record_bytes(h.length);
+    if ((h.flags & kRingFlags) == 0 && h.length <= cfg_.max_record && bytes <= avail && off + bytes <= cfg_.capacity)
+      return Record{std::span<const std::byte>(buf_ + off + kRecordHeaderBytes, h.length), h.flags, read_,
+                    read_ + bytes};
+  }
+  return peek_slow();
+}
 
 inline void RingProducer::stage(size_t len, uint32_t flags) {
   // Header written last among the record's bytes; the release store in
