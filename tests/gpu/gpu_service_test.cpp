@@ -1,0 +1,278 @@
+// The service on the CUDA backend: a real ringkerneld whose kernels run on
+// the GPU (in its worker process), driven through libringkernel. Skipped
+// when the machine has no usable CUDA device.
+#include <cuda_runtime.h>
+#include <signal.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/capi/capi_test.h"
+
+namespace rk::test {
+namespace {
+
+class GpuService : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--backend", "cuda"});
+    if (!daemon_->started()) {
+      if (daemon_->log_tail().find("no usable CUDA device") != std::string::npos)
+        GTEST_SKIP() << "no CUDA device: " << daemon_->log_tail(300);
+      FAIL() << daemon_->error();
+    }
+    client_ = connect_to(*daemon_);
+    ASSERT_TRUE(client_);
+  }
+
+  KernelPtr launch_cuda(const char* kernel, uint32_t grid = 0, uint32_t block = 0, const char* name = nullptr) {
+    rk_launch_options o;
+    rk_launch_options_init(&o);
+    o.backend = RK_BACKEND_CUDA;
+    o.grid = grid;
+    o.block = block;
+    o.instance_name = name;
+    return launch(client_.get(), kernel, &o);
+  }
+
+  std::unique_ptr<Daemon> daemon_;
+  ClientPtr client_;
+};
+
+MessagePtr call(rk_kernel* k, const void* data, size_t len, rk_status expect = RK_OK) {
+  rk_message* m = nullptr;
+  rk_status s = rk_call(k, 7, data, len, &m, 10000);
+  EXPECT_EQ(s, expect) << why(s);
+  return MessagePtr(m);
+}
+
+TEST_F(GpuService, EchoRoundTripsEverySizeUpTo64KiB) {
+  KernelPtr k = launch_cuda("echo");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  std::vector<uint8_t> payload(65536);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = uint8_t(i * 131 + 7);
+  for (size_t len : {size_t(0), size_t(1), size_t(7), size_t(64), size_t(1000), size_t(4096), size_t(65536)}) {
+    MessagePtr r = call(k.get(), payload.data(), len);
+    ASSERT_TRUE(r);
+    size_t n = 0;
+    const void* d = rk_message_data(r.get(), &n);
+    ASSERT_EQ(n, len);
+    EXPECT_EQ(0, std::memcmp(d, payload.data(), len)) << "size " << len;
+    EXPECT_EQ(rk_message_type(r.get()), 7u);
+  }
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+TEST_F(GpuService, CounterKeepsStateAcrossMessagesOnTheDevice) {
+  KernelPtr k = launch_cuda("counter");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  int64_t total = 0;
+  for (int64_t d = 1; d <= 100; ++d) {
+    MessagePtr r = call(k.get(), &d, sizeof d);
+    ASSERT_TRUE(r);
+    size_t n = 0;
+    const void* p = rk_message_data(r.get(), &n);
+    ASSERT_EQ(n, sizeof total);
+    std::memcpy(&total, p, sizeof total);
+  }
+  EXPECT_EQ(total, 5050);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+TEST_F(GpuService, ManyThreadsCallOneGpuKernelAndGetTheirOwnReplies) {
+  KernelPtr k = launch_cuda("echo", 2);
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (uint32_t t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (uint32_t i = 0; i < 2000; ++i) {
+        uint64_t v = (uint64_t(t) << 32) | i;
+        rk_message* m = nullptr;
+        if (rk_call(k.get(), 1, &v, sizeof v, &m, 10000) != RK_OK) {
+          ++wrong;
+          continue;
+        }
+        size_t n = 0;
+        const void* p = rk_message_data(m, &n);
+        if (n != sizeof v || std::memcmp(p, &v, sizeof v) != 0) ++wrong;
+        rk_message_release(m);
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  rk_metrics m;
+  rk_metrics_init(&m);
+  RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
+  EXPECT_EQ(m.processed, 16000u);
+  EXPECT_EQ(m.dropped, 0u);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+TEST_F(GpuService, HostileRecordsGetErrorRepliesAndTheKernelLives) {
+  KernelPtr k = launch_cuda("echo");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  // A framed Envelope whose struct payload holds a pointer far outside the
+  // record: the framing is fine (the library sends it), the device's view
+  // must refuse it.
+  void* record = nullptr;
+  rk_message* res = nullptr;
+  RK_ASSERT_OK(rk_reserve_envelope(k.get(), 64, &record, &res, 1000));
+  uint64_t words[8] = {};
+  words[0] = uint64_t(7) << 32;                          // framing: one segment of 7 words
+  words[1] = (uint64_t(4) << 32) | (uint64_t(1) << 48);  // root: 4 data words, 1 pointer
+  words[3] = 42;                                         // correlation
+  words[6] = uint64_t(1) << 48;                          // payload: struct, 0 data words, 1 pointer
+  words[7] = 1 | (uint64_t(1000) << 2) | (uint64_t(2) << 32) | (uint64_t(16) << 35);  // Data, 1000 words away
+  std::memcpy(record, words, sizeof words);
+  RK_ASSERT_OK(rk_commit_envelope(res, sizeof words));
+  rk_message* reply = nullptr;
+  rk_status s = rk_receive(k.get(), &reply, 10000);
+  MessagePtr r(reply);
+  ASSERT_TRUE(r) << why(s);
+  EXPECT_EQ(rk_message_status(r.get()), RK_E_MALFORMED);
+  r.reset();
+  uint64_t v = 99;
+  MessagePtr ok = call(k.get(), &v, sizeof v);  // still answers
+  ASSERT_TRUE(ok);
+  rk_metrics m;
+  rk_metrics_init(&m);
+  RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
+  EXPECT_GE(m.errors, 1u);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+TEST_F(GpuService, SaxpyAndReduceSumUseWholeBlocks) {
+  // Typed payloads are covered by the CPU suite; on the GPU a wrong kind
+  // must come back as an error reply from the block-per-message path.
+  KernelPtr k = launch_cuda("reduce_sum");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  uint64_t junk = 1;
+  MessagePtr r = call(k.get(), &junk, sizeof junk, RK_E_MALFORMED);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(rk_message_status(r.get()), RK_E_MALFORMED);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+TEST_F(GpuService, TrapFaultsTheGpuKernelsThenAFreshLaunchWorks) {
+  KernelPtr victim = launch_cuda("echo");
+  ASSERT_TRUE(victim);
+  RK_ASSERT_OK(rk_activate(victim.get()));
+  KernelPtr trap = launch_cuda("debug_trap");
+  ASSERT_TRUE(trap);
+  // The worker dies with the sticky fault; every kernel on that GPU is FAULTED.
+  bool faulted = eventually([&] {
+    rk_state st;
+    return rk_kernel_state(victim.get(), &st) == RK_OK && st == RK_STATE_FAULTED;
+  });
+  EXPECT_TRUE(faulted) << daemon_->log_tail();
+  uint64_t v = 5;
+  rk_message* m = nullptr;
+  EXPECT_EQ(rk_call(victim.get(), 1, &v, sizeof v, &m, 5000), RK_E_KERNEL_FAULTED);
+  rk_message_release(m);
+  // The server keeps serving: a new GPU kernel (fresh worker) answers.
+  KernelPtr fresh = launch_cuda("echo");
+  ASSERT_TRUE(fresh);
+  RK_ASSERT_OK(rk_activate(fresh.get()));
+  MessagePtr r = call(fresh.get(), &v, sizeof v);
+  EXPECT_TRUE(r);
+  RK_EXPECT_OK(rk_terminate(fresh.get(), -1));
+}
+
+TEST_F(GpuService, LaunchThatWouldNotBeCoResidentIsRefused) {
+  std::vector<KernelPtr> running;
+  rk_status refused = RK_OK;
+  for (int i = 0; i < 16 && refused == RK_OK; ++i) {
+    rk_launch_options o;
+    rk_launch_options_init(&o);
+    o.backend = RK_BACKEND_CUDA;
+    o.grid = 128;
+    o.block = 1024;
+    rk_kernel* k = nullptr;
+    refused = rk_launch(client_.get(), "echo", &o, &k);
+    if (refused == RK_OK) running.emplace_back(k);
+  }
+  EXPECT_EQ(refused, RK_E_LIMIT) << rk_last_error_message();
+  EXPECT_NE(std::string(rk_last_error_message()).find("co-resident"), std::string::npos);
+  for (auto& k : running) RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+TEST_F(GpuService, LaunchAndTerminate100TimesReturnsDeviceMemory) {
+  auto launch_once = [&] {
+    KernelPtr k = launch_cuda("counter");
+    ASSERT_TRUE(k);
+    RK_ASSERT_OK(rk_activate(k.get()));
+    int64_t d = 1;
+    call(k.get(), &d, sizeof d);
+    RK_ASSERT_OK(rk_terminate(k.get(), -1));
+  };
+  launch_once();  // warm: the worker's first allocations
+  size_t free0 = 0, total = 0, free1 = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free0, &total), cudaSuccess);
+  for (int i = 0; i < 100; ++i) launch_once();
+  // The worker frees an ended kernel when it next hears from the daemon.
+  launch_once();
+  ASSERT_EQ(cudaMemGetInfo(&free1, &total), cudaSuccess);
+  EXPECT_GE(free1 + (8u << 20), free0) << "device memory lost: " << (free0 - free1) << " bytes";
+}
+
+TEST_F(GpuService, EightProcessesShareOneGpuKernel) {
+  KernelPtr k = launch_cuda("echo", 2, 0, "shared-gpu-echo");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  std::vector<std::unique_ptr<Process>> clients;
+  Process::Options o;
+  o.pipe_stdin = true;
+  o.pipe_stdout = true;
+  for (int i = 0; i < 8; ++i)
+    clients.push_back(std::make_unique<Process>(
+        client_binary(), std::vector<std::string>{"attach-and-call", daemon_->socket_path(), "shared-gpu-echo", "2000"}, o));
+  for (auto& c : clients) ASSERT_EQ(c->read_line(20s).value_or(""), "attached");
+  for (auto& c : clients) c->write_stdin("go\n");
+  for (auto& c : clients) {
+    EXPECT_EQ(c->read_line(60s).value_or(""), "ok 2000");
+    auto st = c->wait_exit(20s);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(*st, 0) << describe_wait_status(*st);
+  }
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+TEST_F(GpuService, ClientsKilledDuringGpuTrafficLeaveNoFaultAndNoLeak) {
+  KernelPtr k = launch_cuda("echo", 1, 0, "gpu-kill-target");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  const auto shm_before = shm_entries();
+  Process::Options o;
+  o.pipe_stdout = true;
+  for (int i = 0; i < 20; ++i) {
+    Process p(client_binary(), {"call-forever", daemon_->socket_path(), "echo", "gpu-kill-target"}, o);
+    ASSERT_EQ(p.read_line(20s).value_or(""), "ready");
+    p.kill_and_reap();
+  }
+  rk_server_info info;
+  rk_server_info_init(&info);
+  EXPECT_TRUE(eventually([&] {
+    return rk_server_info_get(client_.get(), &info) == RK_OK && info.sessions == 1;
+  })) << "sessions: " << info.sessions;
+  EXPECT_TRUE(new_entries(shm_before, shm_entries()).empty());
+  uint64_t v = 3;
+  MessagePtr r = call(k.get(), &v, sizeof v);  // no fault, still serving
+  EXPECT_TRUE(r);
+  rk_state st;
+  RK_ASSERT_OK(rk_kernel_state(k.get(), &st));
+  EXPECT_EQ(st, RK_STATE_ACTIVE);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+}  // namespace
+}  // namespace rk::test
