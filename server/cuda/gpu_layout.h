@@ -59,8 +59,11 @@ struct ChannelTable {
 };
 
 // Device-memory cursors of one channel: where the kernel has read the
-// requests up to and written the replies up to.
+// requests up to and written the replies up to, with a copy of its table
+// entry (device memory is cached; the mapped table costs a PCIe read per
+// access).
 struct DeviceCursor {
+  DeviceChannel ch;
   uint64_t key;
   uint64_t read;          // request position consumed (published as head)
   uint64_t reply_tail;    // reply position produced (published as tail)

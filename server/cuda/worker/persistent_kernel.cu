@@ -156,6 +156,7 @@ __global__ void persistent_kernel(KernelArgs a) {
   __shared__ Batch batch;
   __shared__ uint32_t s_active, s_terminate, s_sweep, s_table_changed, s_mine_count;
   __shared__ uint16_t s_mine[kMaxChannels];
+  __shared__ uint64_t s_tail[kMaxChannels];  // request tails of my channels, read together
   __shared__ uint64_t s_table_epoch;
   __shared__ unsigned long long s_processed, s_errors, s_lat_sum, s_lat_max;
   __shared__ uint32_t s_last_error;
@@ -186,7 +187,7 @@ __global__ void persistent_kernel(KernelArgs a) {
       s_terminate = terminate;
       s_table_changed = table_epoch != seen_table;
       s_table_epoch = table_epoch;
-      s_sweep = busy || bell != last_bell || terminate;
+      s_sweep = busy || bell != last_bell || terminate || s_table_changed;
       last_bell = bell;
       store_relaxed(&st->heartbeat_ns, globaltimer());
     }
@@ -200,6 +201,7 @@ __global__ void persistent_kernel(KernelArgs a) {
           const DeviceChannel& ch = a.table->channels[i];
           if (!ch.live) continue;
           DeviceCursor& cur = a.cursors[i];
+          cur.ch = ch;              // one PCIe read of the entry, then device memory
           if (cur.key != ch.key) {  // a channel new to this slot: start where its rings stand
             auto* req = reinterpret_cast<shm::RingHeader*>(ch.request_ring);
             auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
@@ -220,18 +222,29 @@ __global__ void persistent_kernel(KernelArgs a) {
 
     bool worked = false;
     if (s_active && s_sweep) {
+      // Warp 0 reads every channel's request tail at once: one PCIe round
+      // trip per 32 channels, however many of them are idle.
+      if (tid < 32) {
+        for (uint32_t k = tid; k < s_mine_count; k += 32) {
+          const DeviceCursor& c = a.cursors[s_mine[k]];
+          s_tail[k] = load_relaxed(&reinterpret_cast<shm::RingHeader*>(c.ch.request_ring)->tail);
+        }
+        cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_system);
+      }
+      __syncthreads();
       for (uint32_t k = 0; k < s_mine_count; ++k) {
         const uint32_t idx = s_mine[k];
-        const DeviceChannel& ch = a.table->channels[idx];  // mapped, but hot in L2 after the first sweep
         DeviceCursor& cur = a.cursors[idx];
+        if (s_tail[k] == cur.read) continue;  // idle channel (same answer in every thread)
+        const DeviceChannel& ch = cur.ch;
         auto* req = reinterpret_cast<shm::RingHeader*>(ch.request_ring);
         auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
+        __syncthreads();  // everyone has read cur.read before thread 0 moves on
         if (tid == 0) {
           batch.n = 0;
           batch.span = 0;
           batch.broken = 0;
-          const uint64_t tail = load_acquire(&req->tail);
-          const uint64_t avail = tail - cur.read;
+          const uint64_t avail = s_tail[k] - cur.read;
           if (avail > ch.capacity || avail % 8 != 0) {
             batch.broken = 1;
           } else if (avail != 0) {
@@ -308,6 +321,8 @@ __global__ void persistent_kernel(KernelArgs a) {
           const uint32_t first = uint32_t(batch.out_bytes < cap - at ? batch.out_bytes : cap - at);
           block_copy(ring_buffer(rep) + at, out_stage, first);
           if (batch.out_bytes > first) block_copy(ring_buffer(rep), out_stage + first, batch.out_bytes - first);
+          // Each writer orders its reply bytes before thread 0's tail store.
+          cuda::atomic_thread_fence(cuda::std::memory_order_release, cuda::thread_scope_system);
         }
         __syncthreads();
         if (tid == 0) {
