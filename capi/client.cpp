@@ -16,10 +16,15 @@ namespace rk::capi {
 
 rk_status ControlCall::send(int timeout_ms) {
   if (client_->disconnected()) return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
-  if (wire::send_message(client_->fd, message_) != Errc::ok)
-    return fail(RK_E_DISCONNECTED, "ringkerneld closed the connection");
-  Errc e = client_->packet.receive(client_->fd, timeout_ms);
-  if (e == Errc::timeout) return fail(RK_E_TIMEOUT, "ringkerneld did not answer within " + std::to_string(timeout_ms) + " ms");
+  // A server that refuses a peer (credentials, no memory for a session) says
+  // why and hangs up, possibly before our request arrives: when the send
+  // fails, still read what it left us. And since it closes with our request
+  // unread, the first receive may report the reset ahead of its last packet.
+  const bool sent = wire::send_message(client_->fd, message_) == Errc::ok;
+  Errc e = client_->packet.receive(client_->fd, sent ? timeout_ms : 0);
+  if (e == Errc::disconnected) e = client_->packet.receive(client_->fd, 0);
+  if (e == Errc::timeout && sent)
+    return fail(RK_E_TIMEOUT, "ringkerneld did not answer within " + std::to_string(timeout_ms) + " ms");
   if (e != Errc::ok) return fail(RK_E_DISCONNECTED, "ringkerneld closed the connection");
   try {
     auto words = client_->packet.words();
@@ -27,6 +32,7 @@ rk_status ControlCall::send(int timeout_ms) {
                                                               wire::control_reader_options());
     auto r = reply();
     if (r.getStatus() != 0) return fail(static_cast<rk_status>(r.getStatus()), r.getMessage().cStr());
+    if (!sent) return fail(RK_E_DISCONNECTED, "ringkerneld closed the connection");
   } catch (const kj::Exception& ex) {
     return fail(RK_E_MALFORMED, std::string("malformed reply from ringkerneld: ") + ex.getDescription().cStr());
   }
