@@ -1,5 +1,6 @@
 #include "tests/capi/daemon.h"
 
+#include <gtest/gtest.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -207,8 +208,14 @@ Daemon::Daemon(std::vector<std::string> extra_args) {
 
 Daemon::~Daemon() {
   if (process_ && process_->running()) {
+    // Every test also checks a clean shutdown (under sanitizers: no reports).
     process_->signal(SIGTERM);
-    if (!process_->wait_exit(15s)) process_->kill_and_reap();
+    if (auto status = process_->wait_exit(15s); !status) {
+      ADD_FAILURE() << "ringkerneld did not stop within 15 s of SIGTERM; log:\n" << log_tail();
+      process_->kill_and_reap();
+    } else if (describe_wait_status(*status) != "exited 0") {
+      ADD_FAILURE() << "ringkerneld " << describe_wait_status(*status) << " after SIGTERM; log:\n" << log_tail();
+    }
   }
   process_.reset();
   if (!dir_.empty()) {

@@ -69,7 +69,8 @@ std::string describe_wait_status(int status);
 // A ringkerneld started with `--backend cpu` on <tmpdir>/rk.sock, already
 // accepting connections once construction returns (check started()). The
 // destructor stops it with SIGTERM (bounded), then SIGKILL, and removes the
-// directory.
+// directory; a server still running then must exit 0 (the test fails
+// otherwise, with the server's log).
 class Daemon {
  public:
   explicit Daemon(std::vector<std::string> extra_args = {});
