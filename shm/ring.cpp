@@ -106,10 +106,9 @@ Result<std::span<std::byte>> RingProducer::try_reserve_slow(size_t n) {
   return std::span<std::byte>(buf_ + (tail_ & mask_) + kRecordHeaderBytes, n);
 }
 
-Result<std::span<std::byte>> RingProducer::reserve(size_t n, Deadline deadline, const WaitStop* stop,
-                                                   DoorbellWord* before_sleep) {
-  auto r = try_reserve(n);
-  if (r.error() != Errc::queue_full) return r;
+Result<std::span<std::byte>> RingProducer::reserve_slow(size_t n, Deadline deadline, const WaitStop* stop,
+                                                        DoorbellWord* before_sleep) {
+  Result<std::span<std::byte>> r = Errc::queue_full;
   // Records staged but not published would never be consumed while we wait.
   publish();
   Errc why = Errc::ok;
@@ -183,7 +182,7 @@ Result<Record> RingConsumer::peek_slow() {
   }
 }
 
-Result<Record> RingConsumer::wait(Deadline deadline, const WaitStop* stop, DoorbellWord* before_sleep) {
+Result<Record> RingConsumer::wait_slow(Deadline deadline, const WaitStop* stop, DoorbellWord* before_sleep) {
   Result<Record> r = peek();
   if (r.error() != Errc::empty) return r;
   Errc w = data_bell().wait(

@@ -60,7 +60,7 @@ class RingProducer {
   // `before_sleep`, if given, is rung each time this thread is about to
   // sleep (so that whoever frees space for a GPU consumer can wake it).
   Result<std::span<std::byte>> reserve(size_t n, Deadline deadline, const WaitStop* stop = nullptr,
-                                       DoorbellWord* before_sleep = nullptr);
+                                       DoorbellWord* before_sleep = nullptr);  // inline fast path below
 
   // Finishes the reserved record with `len` body bytes (len <= n) and makes
   // it, and every record staged before it, visible to the consumer.
@@ -85,6 +85,8 @@ class RingProducer {
 
  private:
   Result<std::span<std::byte>> try_reserve_slow(size_t n);
+  Result<std::span<std::byte>> reserve_slow(size_t n, Deadline deadline, const WaitStop* stop,
+                                            DoorbellWord* before_sleep);
   Errc refresh_head();
   RingHeader* hdr_ = nullptr;
   std::byte* buf_ = nullptr;
@@ -117,7 +119,8 @@ class RingConsumer {
   Result<Record> peek();  // inline fast path below
   // Waits for a record until the deadline (Errc::timeout) or stop;
   // `before_sleep` as in RingProducer::reserve.
-  Result<Record> wait(Deadline deadline, const WaitStop* stop = nullptr, DoorbellWord* before_sleep = nullptr);
+  Result<Record> wait(Deadline deadline, const WaitStop* stop = nullptr,
+                      DoorbellWord* before_sleep = nullptr);  // inline fast path below
   // Moves the read cursor past r (r must be the last record peeked).
   void advance(const Record& r) { read_ = r.end; }
   // Returns all space before the read cursor to the producer.
@@ -138,6 +141,7 @@ class RingConsumer {
 
  private:
   Result<Record> peek_slow();
+  Result<Record> wait_slow(Deadline deadline, const WaitStop* stop, DoorbellWord* before_sleep);
   RingHeader* hdr_ = nullptr;
   const std::byte* buf_ = nullptr;
   RingConfig cfg_{};
@@ -164,6 +168,13 @@ inline Result<std::span<std::byte>> RingProducer::try_reserve(size_t n) {
   return try_reserve_slow(n);
 }
 
+inline Result<std::span<std::byte>> RingProducer::reserve(size_t n, Deadline deadline, const WaitStop* stop,
+                                                          DoorbellWord* before_sleep) {
+  auto r = try_reserve(n);
+  if (r.error() != Errc::queue_full) return r;
+  return reserve_slow(n, deadline, stop, before_sleep);  // full: publish, then wait for room
+}
+
 inline Result<Record> RingConsumer::peek() {
   // The common case: a plain record below the tail an earlier peek loaded
   // (with acquire, so every byte before tail_cache_ is visible here). The
@@ -182,6 +193,23 @@ inline Result<Record> RingConsumer::peek() {
                     read_ + bytes};
   }
   return peek_slow();
+}
+
+// Rounds of peek() a wait spends in the caller's frame before wait_slow().
+inline constexpr int kInlineWaitSpins = 64;
+
+inline Result<Record> RingConsumer::wait(Deadline deadline, const WaitStop* stop, DoorbellWord* before_sleep) {
+  // A short spin right here: a busy peer usually answers within it, and a
+  // record found inline reaches the caller without crossing a call (about a
+  // quarter off a cross-process round trip in rk_bench_ring). Then
+  // wait_slow(): the doorbell's spin, park, deadline and stop. Like the
+  // doorbell's own first 64 rounds, these read no clock.
+  for (int i = 0; i < kInlineWaitSpins; ++i) {
+    Result<Record> r = peek();
+    if (r.error() != Errc::empty) return r;
+    cpu_relax();
+  }
+  return wait_slow(deadline, stop, before_sleep);
 }
 
 inline void RingProducer::stage(size_t len, uint32_t flags) {
