@@ -77,6 +77,17 @@ class PinScope {
   cpu_set_t saved_;
 };
 
+// Runs start() (a fork or a thread creation) with the caller pinned to
+// `cpu` for the moment, so the new task, which inherits the mask, begins
+// life there. Otherwise it could be queued behind its creator spinning on
+// the creator's CPU: a delay under the normal scheduler, a hang under
+// SCHED_FIFO.
+template <class Start>
+auto start_on_cpu(int cpu, Start&& start) {
+  PinScope pin(cpu);
+  return start();
+}
+
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
 };
@@ -152,7 +163,7 @@ void BM_RingThroughput(benchmark::State& state) {
   std::atomic<int>& phase = phase_word.phase;
   WaitStop phase_change;  // ends the consumer's ring wait when the phase changes
 
-  std::thread consumer([&] {
+  auto consume = [&] {
     pin_to(1);
     uint64_t n = 0, released = 0, floor_seen = 0, floor_acked = 0;
     for (;;) {
@@ -191,7 +202,8 @@ void BM_RingThroughput(benchmark::State& state) {
         consumed.store(n, std::memory_order_release);
       }
     }
-  });
+  };
+  std::thread consumer = start_on_cpu(1, [&] { return std::thread(consume); });
   auto switch_phase = [&](Phase next) {
     phase.store(next, std::memory_order_release);
     phase_change.stop.store(true, std::memory_order_release);
@@ -392,7 +404,7 @@ void BM_PingPong64(benchmark::State& state) {
   format_ring(m.rings, kRing);
   format_ring(m.rings + ring_mem, kRing);
 
-  const pid_t child = fork();
+  const pid_t child = start_on_cpu(1, [] { return fork(); });
   if (child == 0) ping_pong_child(m);
   PinScope pin(0);
   const Deadline give_up = Deadline::after_ms(kGiveUpMs);
