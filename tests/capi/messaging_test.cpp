@@ -1,6 +1,7 @@
 // The data plane through the C ABI against a real ringkerneld (CPU backend):
 // round trips of every size, kernel state across messages, order, many
 // threads on one handle, size limits, and a full ring that loses nothing.
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -272,6 +273,44 @@ TEST_F(CapiMessaging, ReserveCommit_SendsInPlaceAndAbandonedReservationSendsNoth
   EXPECT_EQ(rk_receive(k.get(), &extra, 0), RK_E_TIMEOUT);
   rk_message_release(extra);
   EXPECT_EQ(metrics(k.get()).processed, 1u);
+}
+
+TEST_F(CapiMessaging, CallsAcrossDeactivateActivate_NoneLostNoneDuplicated) {
+  KernelPtr k = active("echo");
+  ASSERT_TRUE(k);
+  constexpr uint32_t kThreads = 4, kCalls = 2000;
+  std::atomic<bool> done{false};
+  std::atomic<uint32_t> bad{0};
+  std::vector<std::thread> callers;
+  for (uint32_t t = 0; t < kThreads; ++t)
+    callers.emplace_back([&, t] {
+      for (uint32_t seq = 0; seq < kCalls; ++seq) {
+        const uint32_t body[2] = {t, seq};
+        rk_message* reply = nullptr;
+        rk_status s = rk_call(k.get(), 1, body, sizeof body, &reply, 30000);
+        if (s != RK_OK || bytes_of(reply) != std::vector<unsigned char>(reinterpret_cast<const unsigned char*>(body),
+                                                                        reinterpret_cast<const unsigned char*>(body) + 8))
+          bad.fetch_add(1);
+        rk_message_release(reply);
+      }
+    });
+  // Meanwhile the kernel is paused and resumed over and over.
+  uint32_t cycles = 0;
+  std::thread toggler([&] {
+    while (!done.load()) {
+      if (rk_deactivate(k.get()) != RK_OK || rk_activate(k.get()) != RK_OK) bad.fetch_add(1000000);
+      ++cycles;
+    }
+  });
+  for (auto& th : callers) th.join();
+  done = true;
+  toggler.join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GT(cycles, 0u);
+  rk_metrics m = metrics(k.get());
+  EXPECT_EQ(m.processed, uint64_t{kThreads} * kCalls);
+  EXPECT_EQ(m.dropped, 0u);
+  EXPECT_EQ(m.state, RK_STATE_ACTIVE);
 }
 
 TEST_F(CapiMessaging, CallTimedOut_LateReplyDoesNotClogTheReplyRing) {

@@ -1,7 +1,11 @@
 // A shared (named) kernel instance serving many client processes at once:
 // each attacher has its own channel and gets exactly its own replies.
+#include <algorithm>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/capi/capi_test.h"
@@ -56,6 +60,52 @@ TEST(CapiShared, SixteenProcessesOnOneNamedKernel_EachGetsOnlyItsOwnReplies) {
   EXPECT_TRUE(eventually([&] { return metrics(k.get()).channels == 1; }))
       << "channels: " << metrics(k.get()).channels;
   EXPECT_EQ(state_of(k.get()), RK_STATE_ACTIVE);
+}
+
+TEST(CapiShared, CounterSharedByTwoSessions_EveryAddSeesADistinctTotal) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.started()) << daemon.error();
+  ClientPtr a = connect_to(daemon);
+  ClientPtr b = connect_to(daemon);
+  ASSERT_TRUE(a && b);
+  rk_launch_options o;
+  rk_launch_options_init(&o);
+  o.instance_name = "shared-counter";
+  KernelPtr ka = launch(a.get(), "counter", &o);
+  ASSERT_TRUE(ka);
+  RK_ASSERT_OK(rk_activate(ka.get()));
+  rk_kernel* raw = nullptr;
+  RK_ASSERT_OK(rk_attach(b.get(), "shared-counter", &raw));
+  KernelPtr kb(raw);
+
+  // One kernel state behind both channels: the adds are serialised, each
+  // reply carries the total right after its own add.
+  constexpr int kThreadsPerSession = 3, kAdds = 1000;
+  std::mutex mu;
+  std::vector<int64_t> totals;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * kThreadsPerSession; ++t)
+    threads.emplace_back([&, t] {
+      rk_kernel* k = t % 2 ? kb.get() : ka.get();
+      std::vector<int64_t> mine;
+      for (int i = 0; i < kAdds; ++i) {
+        const int64_t one = 1;
+        rk_message* reply = nullptr;
+        if (rk_call(k, 1, &one, sizeof one, &reply, 30000) == RK_OK && bytes_of(reply).size() == 8) {
+          int64_t total = 0;
+          std::memcpy(&total, bytes_of(reply).data(), 8);
+          mine.push_back(total);
+        }
+        rk_message_release(reply);
+      }
+      std::lock_guard lock(mu);
+      totals.insert(totals.end(), mine.begin(), mine.end());
+    });
+  for (auto& th : threads) th.join();
+  std::sort(totals.begin(), totals.end());
+  const int64_t n = 2 * kThreadsPerSession * kAdds;
+  ASSERT_EQ(int64_t(totals.size()), n);
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(totals[size_t(i)], i + 1) << "totals are not 1.." << n;
 }
 
 }  // namespace
