@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -131,6 +132,7 @@ std::shared_ptr<WorkerLink> WorkerLink::start(const std::string& exe, int device
     sigset_t none;
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the daemon, even if it is SIGKILLed
     dup2(sv[1], 3);
     std::string dev = std::to_string(device);
     execl(exe.c_str(), exe.c_str(), "--device", dev.c_str(), "--fd", "3", static_cast<char*>(nullptr));
@@ -183,7 +185,15 @@ void WorkerLink::read_loop() {
   }
   int status = 0;
   std::string why = "the GPU worker exited";
-  if (waitpid(pid_, &status, 0) == pid_) {
+  // It stops its kernels and exits on its own; a worker stuck in the
+  // driver gets SIGKILL after a few seconds.
+  pid_t reaped = 0;
+  for (int i = 0; i < 500 && (reaped = waitpid(pid_, &status, WNOHANG)) == 0; ++i) usleep(10000);
+  if (reaped == 0) {
+    kill(pid_, SIGKILL);
+    reaped = waitpid(pid_, &status, 0);
+  }
+  if (reaped == pid_) {
     if (WIFSIGNALED(status)) why = "the GPU worker was killed by signal " + std::to_string(WTERMSIG(status));
     else if (WIFEXITED(status) && WEXITSTATUS(status) == 3) why = "device fault: the GPU worker's CUDA context failed";
     else if (WIFEXITED(status)) why = "the GPU worker exited with status " + std::to_string(WEXITSTATUS(status));

@@ -196,7 +196,7 @@ TEST_F(GpuService, LaunchThatWouldNotBeCoResidentIsRefused) {
     rk_launch_options_init(&o);
     o.backend = RK_BACKEND_CUDA;
     o.grid = 128;
-    o.block = 1024;
+    o.block = 256;  // a few such blocks per SM: some launches fit, then one does not
     rk_kernel* k = nullptr;
     refused = rk_launch(client_.get(), "echo", &o, &k);
     if (refused == RK_OK) running.emplace_back(k);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include "server/cuda/worker/persistent_kernel.h"
@@ -81,27 +82,32 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
     return nullptr;
   }
 
-  die_on(cudaHostAlloc(reinterpret_cast<void**>(&g->table_), sizeof(ChannelTable), cudaHostAllocMapped), "table");
+  // Nothing here may synchronise the whole device: other persistent
+  // kernels never finish. So: stream-ordered allocation on our own
+  // non-blocking stream, and registered (not cudaHostAlloc'd) host memory.
+  die_on(cudaStreamCreateWithFlags(&g->stream_, cudaStreamNonBlocking), "stream");
+  g->table_ = static_cast<ChannelTable*>(std::aligned_alloc(4096, (sizeof(ChannelTable) + 4095) / 4096 * 4096));
   std::memset(g->table_, 0, sizeof(ChannelTable));
+  die_on(cudaHostRegister(g->table_, sizeof(ChannelTable), cudaHostRegisterMapped), "register table");
   KernelArgs& a = g->args_;
   a.control = device_address<ControlPage>(g->control_);
   a.bell = device_address<shm::KernelBell>(g->bell_);
   a.table = device_address<ChannelTable>(g->table_);
-  die_on(cudaMalloc(reinterpret_cast<void**>(&a.cursors), sizeof(DeviceCursor) * kMaxChannels), "cursors");
-  die_on(cudaMemset(a.cursors, 0, sizeof(DeviceCursor) * kMaxChannels), "cursors");
+  cudaStream_t s = g->stream_;
+  die_on(cudaMallocAsync(reinterpret_cast<void**>(&a.cursors), sizeof(DeviceCursor) * kMaxChannels, s), "cursors");
+  die_on(cudaMemsetAsync(a.cursors, 0, sizeof(DeviceCursor) * kMaxChannels, s), "cursors");
   a.stage_in = kStageIn;
   a.stage_out = kStageOut;
-  die_on(cudaMalloc(reinterpret_cast<void**>(&a.scratch), size_t(g->grid_) * (kStageIn + kStageOut)), "scratch");
+  die_on(cudaMallocAsync(reinterpret_cast<void**>(&a.scratch), size_t(g->grid_) * (kStageIn + kStageOut), s), "scratch");
   a.state_bytes = m.state_bytes;
   if (m.state_bytes) {
-    die_on(cudaMalloc(&a.state, m.state_bytes), "state");
-    die_on(cudaMemset(a.state, 0, m.state_bytes), "state");
+    die_on(cudaMallocAsync(&a.state, m.state_bytes, s), "state");
+    die_on(cudaMemsetAsync(a.state, 0, m.state_bytes, s), "state");
   }
   a.instance = m.instance;
   a.builtin = m.builtin;
   a.block_per_message = m.block_per_message;
-  die_on(cudaStreamCreateWithFlags(&g->stream_, cudaStreamNonBlocking), "stream");
-  die_on(cudaDeviceSynchronize(), "setup");
+  die_on(cudaStreamSynchronize(s), "setup");
 
   // Clients bump the bell's seq after publishing, without a system call.
   at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
@@ -118,13 +124,16 @@ GpuInstance::~GpuInstance() {
   stopping_.store(true);
   shm::Doorbell(&bell_->parked).wake_all();
   if (waker_.joinable()) waker_.join();
-  if (monitor_.joinable()) monitor_.join();
+  if (monitor_.joinable()) monitor_.join();  // the kernel has exited
   for (auto& c : channels_) cudaHostUnregister(c.area);
-  if (stream_) cudaStreamDestroy(stream_);
-  cudaFree(args_.cursors);
-  cudaFree(args_.scratch);
-  if (args_.state) cudaFree(args_.state);
-  if (table_) cudaFreeHost(table_);
+  // Stream-ordered frees: no device-wide synchronisation.
+  cudaFreeAsync(args_.cursors, stream_);
+  cudaFreeAsync(args_.scratch, stream_);
+  if (args_.state) cudaFreeAsync(args_.state, stream_);
+  cudaStreamSynchronize(stream_);
+  cudaStreamDestroy(stream_);
+  cudaHostUnregister(table_);
+  std::free(table_);
   cudaHostUnregister(control_seg_.data());
   cudaHostUnregister(bell_seg_.data());
 }

@@ -158,8 +158,14 @@ int main(int argc, char** argv) {
         send(reply_to(m, Errc::invalid_argument, "unknown worker request"));
     }
   }
-  // The daemon has gone: stop every kernel, then leave.
+  // The daemon has gone: stop every kernel, give them a moment to leave
+  // their loops, then exit (the driver reclaims the context either way).
   for (auto& [id, g] : instances) g->request_stop();
-  instances.clear();
-  return 0;
+  for (int i = 0; i < 500; ++i) {
+    bool all = true;
+    for (auto& [id, g] : instances) all = all && g->exited();
+    if (all) break;
+    usleep(10000);
+  }
+  std::_Exit(0);
 }
