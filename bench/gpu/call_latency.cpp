@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s <socket> <cpu|cuda> [calls] [procs] [idle_clients]\n", argv[0]);
     return 2;
   }
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // figures survive a killed run
   const char* sock = argv[1];
   const rk_backend backend = std::string(argv[2]) == "cuda" ? RK_BACKEND_CUDA : RK_BACKEND_CPU;
   const size_t calls = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 100000;

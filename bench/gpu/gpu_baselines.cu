@@ -58,6 +58,7 @@ void report(const char* name, std::vector<double>& ns) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);
   const unsigned long long n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
   cudaDeviceProp p{};
   CHECK(cudaGetDeviceProperties(&p, 0));

@@ -111,7 +111,8 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
 
   // Clients bump the bell's seq after publishing, without a system call.
   at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
-  if (m.builtin == kTrapKernel) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
+  g->trap_ = m.builtin == kTrapKernel;
+  if (g->trap_) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
   else die_on(launch_persistent_kernel(a, g->grid_, g->block_, g->stream_), "launch");
   gpu_share += g->share_;
   g->monitor_ = std::thread([p = g.get()] { p->monitor(); });
@@ -126,6 +127,7 @@ GpuInstance::~GpuInstance() {
   if (waker_.joinable()) waker_.join();
   if (monitor_.joinable()) monitor_.join();  // the kernel has exited
   for (auto& c : channels_) cudaHostUnregister(c.area);
+  for (auto& c : retired_) cudaHostUnregister(c.area);
   // Stream-ordered frees: no device-wide synchronisation.
   cudaFreeAsync(args_.cursors, stream_);
   cudaFreeAsync(args_.scratch, stream_);
@@ -154,7 +156,7 @@ void GpuInstance::monitor() {
 bool GpuInstance::publish_table(std::string& why) {
   const uint64_t epoch = at(control_->cb.table_epoch).load(std::memory_order_relaxed) + 1;
   at(control_->cb.table_epoch).store(epoch, std::memory_order_release);
-  if (exited_.load()) return true;  // nobody reads the table any more
+  if (exited_.load() || trap_) return true;  // nobody reads the table (any more)
   const uint64_t deadline = monotonic_ns() + 5000000000ull;
   for (uint32_t b = 0; b < grid_; ++b) {
     while (at(control_->blocks[b].seen_table_epoch).load(std::memory_order_acquire) < epoch) {
@@ -184,7 +186,11 @@ Errc GpuInstance::bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> se
   c.area = static_cast<std::byte*>(c.seg->segment.data()) + m.request_offset;
   c.area_bytes = area_bytes;
   // Only the rings are pinned, not the whole (sparse) session segment.
-  die_on(cudaHostRegister(c.area, area_bytes, cudaHostRegisterMapped), "register channel rings");
+  auto again = std::find_if(retired_.begin(), retired_.end(), [&](const BoundChannel& r) {
+    return r.area == c.area && r.area_bytes == area_bytes;
+  });
+  if (again != retired_.end()) retired_.erase(again);  // still registered
+  else die_on(cudaHostRegister(c.area, area_bytes, cudaHostRegisterMapped), "register channel rings");
   c.request = reinterpret_cast<shm::RingHeader*>(c.area);
   c.reply = reinterpret_cast<shm::RingHeader*>(c.area + m.ring_bytes);
   uint32_t index = 0;
@@ -222,7 +228,7 @@ Errc GpuInstance::unbind(uint64_t key, std::string& why) {
     channels_.erase(it);
     return Errc::internal;
   }
-  cudaHostUnregister(it->area);
+  retired_.push_back(std::move(*it));
   channels_.erase(it);
   return Errc::ok;
 }

@@ -73,6 +73,12 @@ class GpuInstance {
   cudaStream_t stream_ = nullptr;
   std::mutex mu_;                      // guards channels_ and the table
   std::vector<BoundChannel> channels_;
+  // Unbound channels stay registered until the kernel exits: unregistering
+  // host memory may wait for the device to go idle, which a GPU running
+  // persistent kernels never does. A later channel on the same rings reuses
+  // the registration.
+  std::vector<BoundChannel> retired_;
+  bool trap_ = false;
   std::atomic<bool> exited_{false};
   std::atomic<bool> stopping_{false};
   Exited on_exit_;

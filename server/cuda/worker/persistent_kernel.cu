@@ -367,7 +367,12 @@ __global__ void persistent_kernel(KernelArgs a) {
   if (tid == 0) store_release(&st->exited, uint16_t(1));
 }
 
-__global__ void trap_kernel() { __trap(); }
+// Faults at once: an illegal address (a sticky error for the context), and
+// a trap should the write somehow land.
+__global__ void trap_kernel() {
+  *reinterpret_cast<volatile int*>(uintptr_t(8)) = 1;
+  __trap();
+}
 
 size_t persistent_kernel_smem(uint32_t block) { return size_t(block) * sizeof(double); }
 
