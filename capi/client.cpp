@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "capi/errors.h"
@@ -63,6 +65,8 @@ rk_status connect_client(const char* socket_path, rk_client** out) {
   if (!out) return fail(RK_E_INVALID_ARGUMENT, "out is NULL");
   *out = nullptr;
   auto c = std::make_unique<rk_client>();
+  if (const char* spin = std::getenv("RINGKERNEL_SPIN_NS"); spin && *spin)
+    c->spin_ns = std::min<uint64_t>(std::strtoull(spin, nullptr, 10), 10'000'000'000ull);
   c->socket_path = socket_path && *socket_path ? socket_path : wire::default_socket_path();
   sockaddr_un a{};
   a.sun_family = AF_UNIX;

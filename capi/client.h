@@ -25,6 +25,10 @@ struct rk_client {
   uint64_t session_id = 0;
   rk::shm::Segment segment;
   rk::shm::WaitStop stop;  // set when the server is gone
+  // How long a waiting thread spins before it parks ($RINGKERNEL_SPIN_NS):
+  // longer spins trade a CPU core for latency when replies take longer
+  // than the default 20 us (e.g. GPU kernels).
+  uint64_t spin_ns = rk::shm::kDefaultSpinNs;
   std::thread watcher;
 
   std::mutex control_mu;   // one control request at a time

@@ -275,7 +275,7 @@ static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correla
     // wake a futex, the worker's waker thread does it for us.
     Errc w = k->replies.data_bell().wait(
         [k] { return k->replies.has_data() || slot_state(k) != shm::kSlotBound; }, deadline, &k->client->stop,
-        shm::kDefaultSpinNs, [k] { shm::Doorbell(&k->bell->parked).ring(); });
+        k->client->spin_ns, [k] { shm::Doorbell(&k->bell->parked).ring(); });
     lock.lock();
     k->reader_active = false;
     k->arrived.notify_all();
