@@ -25,6 +25,8 @@ namespace rk::server::gpu {
 namespace {
 
 constexpr uint32_t kMaxBatch = 1024;
+constexpr uint32_t kSpinRounds = 20000;   // ~20-40 ms of polling before backing off
+constexpr uint32_t kIdleSleepNs = 1000;
 
 template <class T>
 __device__ T load_acquire(const T* p) {
@@ -170,7 +172,7 @@ __global__ void persistent_kernel(KernelArgs a) {
   auto handler = [which](Context& c, MessageView in, Reply& out) { rk::builtin::run_builtin(which, c, in, out); };
 
   uint64_t seen_table = ~0ull, last_bell = ~0ull;
-  uint32_t idle_ns = 0;
+  uint32_t idle_rounds = 0;
   bool busy = true;  // sweep on the first round
   BlockTelemetry tel{};
 
@@ -352,15 +354,16 @@ __global__ void persistent_kernel(KernelArgs a) {
     if (s_terminate && !worked) break;  // drained (or inactive): leave
     busy = worked;
     if (worked) {
-      idle_ns = 0;
-    } else {
-      // Back off, bounded so new work is seen within a few microseconds.
+      idle_rounds = 0;
+    } else if (++idle_rounds > kSpinRounds) {
+      // Long idle: back off so an idle GPU does not burn power, bounded so
+      // new work is still seen within a few microseconds. Recently busy
+      // blocks only poll (each poll is a PCIe round trip anyway).
       if (tid == 0) {
         store_relaxed(&st->backpressure, tel.backpressure);
-        if (idle_ns >= 1024) store_relaxed(&st->parked, 1u);
+        store_relaxed(&st->parked, 1u);
       }
-      idle_ns = idle_ns < 32 ? 32 : (idle_ns * 2 > 2048 ? 2048 : idle_ns * 2);
-      __nanosleep(idle_ns);
+      __nanosleep(kIdleSleepNs);
     }
     if (worked && tid == 0) store_relaxed(&st->parked, 0u);
   }
