@@ -2,6 +2,7 @@
 // throughput from several client processes, printed as percentiles and
 // rates. Usage: rk_bench_call <socket> <backend cpu|cuda> [calls] [procs] [idle_clients]
 #include <ringkernel/ringkernel.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,9 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "shm/ring.h"
+#include "shm/segment.h"
 
 namespace {
 
@@ -38,6 +42,63 @@ rk_kernel* attach_or_launch(rk_client* c, const char* name, rk_backend backend, 
   return k;
 }
 
+void print_percentiles(std::vector<double>& ns, const char* label) {
+  std::sort(ns.begin(), ns.end());
+  auto pct = [&](double p) { return ns[size_t(p * (ns.size() - 1))] / 1e3; };
+  std::printf("%-22s n=%zu  p50 %7.2f us  p90 %7.2f us  p99 %7.2f us  p99.9 %7.2f us  max %8.2f us\n", label,
+              ns.size(), pct(0.5), pct(0.9), pct(0.99), pct(0.999), ns.back() / 1e3);
+}
+
+// The baseline of the CPU backend: the same 64 B round trip over two bare
+// rings between two processes (no envelope, no server, no library).
+void ring_ping_pong(size_t n) {
+  using namespace rk;
+  const shm::RingConfig cfg{1u << 20, 65792};
+  const uint64_t mem = shm::ring_bytes(cfg.capacity);
+  auto seg = shm::Segment::create(4096 + 2 * mem);
+  if (!seg) return;
+  (void)seg->unlink();  // inherited across fork
+  std::byte* a = static_cast<std::byte*>(seg->data()) + 4096;
+  std::byte* b = a + mem;
+  shm::format_ring(a, cfg);
+  shm::format_ring(b, cfg);
+  const size_t rounds = n + 10000;
+  const pid_t child = fork();
+  if (child == 0) {
+    auto in = shm::RingConsumer::attach(a, mem);
+    auto out = shm::RingProducer::attach(b, mem);
+    for (size_t i = 0; i < rounds; ++i) {
+      auto r = in->wait(Deadline::after_ms(10000));
+      if (!r) _exit(1);
+      auto room = out->reserve(r->body.size(), Deadline::after_ms(10000));
+      if (!room) _exit(1);
+      std::memcpy(room->data(), r->body.data(), r->body.size());
+      out->commit(r->body.size());
+      in->pop(*r);
+    }
+    _exit(0);
+  }
+  auto out = shm::RingProducer::attach(a, mem);
+  auto in = shm::RingConsumer::attach(b, mem);
+  std::byte msg[64] = {};
+  std::vector<double> ns;
+  ns.reserve(n);
+  for (size_t i = 0; i < rounds; ++i) {
+    auto t0 = Clock::now();
+    auto room = out->reserve(sizeof msg, Deadline::after_ms(10000));
+    if (!room) break;
+    std::memcpy(room->data(), msg, sizeof msg);
+    out->commit(sizeof msg);
+    auto r = in->wait(Deadline::after_ms(10000));
+    if (!r) break;
+    in->pop(*r);
+    if (i >= 10000) ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
+  }
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  if (!ns.empty()) print_percentiles(ns, "raw ring ping-pong 64B");
+}
+
 void latency(rk_kernel* k, size_t n, const char* label) {
   std::vector<double> ns;
   ns.reserve(n);
@@ -51,10 +112,7 @@ void latency(rk_kernel* k, size_t n, const char* label) {
     rk_message_release(m);
     if (i >= 10000) ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
   }
-  std::sort(ns.begin(), ns.end());
-  auto pct = [&](double p) { return ns[size_t(p * (ns.size() - 1))] / 1e3; };
-  std::printf("%-22s n=%zu  p50 %7.2f us  p90 %7.2f us  p99 %7.2f us  p99.9 %7.2f us  max %8.2f us\n", label, n,
-              pct(0.5), pct(0.9), pct(0.99), pct(0.999), ns.back() / 1e3);
+  print_percentiles(ns, label);
 }
 
 // One client process streaming pipelined sends for `seconds`; returns
@@ -103,6 +161,7 @@ int main(int argc, char** argv) {
   rk_client* c = nullptr;
   if (rk_status s = rk_connect(sock, &c)) die("connect", s);
   rk_kernel* k = attach_or_launch(c, "bench-echo", backend, procs, true);
+  if (backend == RK_BACKEND_CPU) ring_ping_pong(calls);  // the baseline, same run
   latency(k, calls, "rk_call 64B");
 
   // The same with idle clients attached to the same shared kernel.
