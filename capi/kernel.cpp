@@ -12,12 +12,14 @@
 namespace rk::capi {
 
 namespace {
-
 constexpr int64_t kDefaultTimeoutMs = 30000;
+}  // namespace
 
 Deadline deadline_for(int64_t timeout_ms) {
   return Deadline::after_ms(timeout_ms < 0 ? kDefaultTimeoutMs : timeout_ms);
 }
+
+namespace {
 
 uint32_t slot_state(const rk_kernel* k) {
   return std::atomic_ref<uint32_t>(k->slot->state).load(std::memory_order_acquire);
@@ -49,7 +51,9 @@ void kick(rk_kernel* k) { shm::Doorbell(&k->bell->bell).ring_after_fence(); }
 void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
   // Hybrid logical clock: physical time, with a logical counter to order
   // events within one clock tick.
-  uint64_t now = realtime_ns();
+  // The coarse clock (a few ms resolution, no vDSO time read) is enough:
+  // the logical counter orders events within one tick.
+  uint64_t now = realtime_coarse_ns();
   if (now > k->hlc_physical) {
     k->hlc_physical = now;
     k->hlc_logical = 0;
@@ -138,6 +142,7 @@ void release_finished(rk_kernel* k) {
 rk_status lock_send_side(rk_kernel* k, Deadline deadline) {
   if (k->reserver.load() == std::this_thread::get_id())
     return fail(RK_E_STATE, "this thread holds a reservation on the channel: commit or release it first");
+  if (k->send_mu.try_lock()) return RK_OK;  // the common, uncontended case: no clock read
   auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(std::min<uint64_t>(deadline.remaining_ns(), uint64_t(1) << 62));
   if (!k->send_mu.try_lock_until(until))
     return fail(RK_E_TIMEOUT, "another thread held the channel's send side (a reservation) for the whole timeout");
@@ -203,13 +208,12 @@ void release_kernel(rk_kernel* k) {
 }
 
 rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation,
-                    int64_t timeout_ms) {
+                    Deadline deadline) {
   if (len && !data) return fail(RK_E_INVALID_ARGUMENT, "data is NULL");
   if (len > k->max_payload)
     return fail(RK_E_TOO_LARGE, "payload of " + std::to_string(len) + " bytes exceeds this channel's maximum of " +
                                     std::to_string(k->max_payload));
   if (rk_status s = channel_gone(k); s != RK_OK) return s;
-  const Deadline deadline = deadline_for(timeout_ms);
   if (rk_status s = lock_send_side(k, deadline); s != RK_OK) return s;
   std::lock_guard lock(k->send_mu, std::adopt_lock);
   auto room = k->requests.reserve(shm::envelope_bytes_for_data(len), deadline, &k->client->stop, &k->bell->parked);
@@ -228,8 +232,7 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
 static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline,
                                    rk_message** out, std::unique_lock<std::mutex>& lock);
 
-rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, int64_t timeout_ms, rk_message** out) {
-  const Deadline deadline = deadline_for(timeout_ms);
+rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline, rk_message** out) {
   std::unique_lock lock(k->inbox_mu);
   return wait_reply_locked(k, correlation, deadline, out, lock);
 }

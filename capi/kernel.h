@@ -61,10 +61,12 @@ rk_status bind_kernel(rk_client* client, rk::schema::Bound::Reader bound, int be
 void release_kernel(rk_kernel* kernel);
 void wake_all_waiters(rk_kernel* kernel);
 
+// Timeouts in ms as in the C ABI (negative: 30 s default).
+Deadline deadline_for(int64_t timeout_ms);
 rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation,
-                    int64_t timeout_ms);
+                    Deadline deadline);
 // Waits for a reply: the one with `correlation`, or any if nullopt.
-rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, int64_t timeout_ms, rk_message** out);
+rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline, rk_message** out);
 // Gives up waiting for the reply to `correlation` (a timed-out call): it
 // is released whenever it arrives, or now if it already has.
 void abandon_reply(rk_kernel* k, uint64_t correlation);

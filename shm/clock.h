@@ -17,6 +17,14 @@ inline uint64_t realtime_ns() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
+// Wall clock at the kernel tick's resolution (1-4 ms), without reading the
+// time source: for timestamps that only need to be roughly right.
+inline uint64_t realtime_coarse_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
 // An absolute point on the monotonic clock; `never()` exists only for
 // internal waits that are cancelled by other means.
 class Deadline {

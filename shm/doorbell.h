@@ -87,13 +87,15 @@ template <class Ready, class BeforeSleep>
 Errc Doorbell::wait(Ready&& ready, Deadline deadline, const WaitStop* stop, uint64_t spin_ns,
                     BeforeSleep&& before_sleep) {
   auto stopped = [stop] { return stop && stop->stop.load(std::memory_order_acquire); };
-  // Spin: check the clock only every 64 rounds to keep the loop tight.
-  const uint64_t spin_until = monotonic_ns() + spin_ns;
+  // Spin: check the clock only every 64 rounds to keep the loop tight, and
+  // not at all when the wait ends sooner (the common case of a fast peer).
+  uint64_t spin_until = 0;
   for (uint32_t i = 1;; ++i) {
     if (ready()) return Errc::ok;
     if ((i & 63) == 0) {
       if (stopped()) return Errc::disconnected;
-      uint64_t now = monotonic_ns();
+      const uint64_t now = monotonic_ns();
+      if (spin_until == 0) spin_until = now + spin_ns;
       if (now >= spin_until || now >= deadline.at_ns()) break;
     }
     cpu_relax();
