@@ -91,7 +91,10 @@ rk_status connect_client(const char* socket_path, rk_client** out) {
     if (rk_status s = call.send(); s != RK_OK) return cleanup(), s;
     auto w = call.reply().getWelcome();
     c->session_id = w.getSessionId();
-    auto seg = shm::Segment::open(w.getSegmentName());
+    // The segment comes as a descriptor (works whoever owns the file); its
+    // name is the fallback for servers that send none.
+    const int seg_fd = call.take_fd();
+    auto seg = seg_fd >= 0 ? shm::Segment::from_fd(seg_fd) : shm::Segment::open(w.getSegmentName());
     if (!seg) return cleanup(), fail(seg.error(), "cannot map the session segment");
     c->segment = std::move(*seg);
   }

@@ -29,11 +29,10 @@ struct Channel {
   // Set by the control thread when the session goes; the kernel drops it.
   std::atomic<bool> unbound{false};
 
-  shm::ChannelSlot* slot_memory() const {
-    auto* base = static_cast<std::byte*>(segment->data());
-    auto* h = reinterpret_cast<shm::SegmentHeader*>(base);
-    return reinterpret_cast<shm::ChannelSlot*>(base + h->slots_offset) + slot;
-  }
+  // The client-visible slot, located from the server's own record of the
+  // layout (never from the client-writable segment header).
+  shm::ChannelSlot* slot_ptr = nullptr;
+  shm::ChannelSlot* slot_memory() const { return slot_ptr; }
 };
 
 using ChannelPtr = std::shared_ptr<Channel>;

@@ -1,5 +1,6 @@
 #include "server/control_server.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -56,12 +58,17 @@ void add_fd(int epoll_fd, int fd, uint64_t tag) {
 
 }  // namespace
 
-ControlServer::ControlServer(ControlOptions options) : options_(std::move(options)) {}
+// The wake descriptor exists from the start: backends made before listen()
+// may already call wake() from their own threads.
+ControlServer::ControlServer(ControlOptions options)
+    : options_(std::move(options)),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      reserve_fd_(open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
 ControlServer::~ControlServer() {
   if (listen_fd_ >= 0) close(listen_fd_);
   if (created_socket_) unlink(options_.socket_path.c_str());
-  for (int fd : {epoll_fd_, wake_fd_, signal_fd_})
+  for (int fd : {epoll_fd_, wake_fd_, signal_fd_, reserve_fd_})
     if (fd >= 0) close(fd);
 }
 
@@ -120,7 +127,6 @@ Errc ControlServer::listen(std::string& why) {
     return Errc::internal;
   }
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
@@ -162,26 +168,43 @@ bool ControlServer::admitted(const ucred& peer) const {
   return false;
 }
 
+namespace {
+void refuse(int fd, Errc code, const std::string& why) {
+  capnp::MallocMessageBuilder m;
+  fail(m.initRoot<rk::schema::Reply>(), code, why);
+  (void)wire::send_message(fd, m);
+  close(fd);
+}
+}  // namespace
+
 void ControlServer::accept_clients(Service& service) {
   for (;;) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && reserve_fd_ >= 0) {
+      // Out of descriptors: a pending connection would make level-triggered
+      // epoll spin. Spend the reserve to take it and say why we refuse.
+      close(reserve_fd_);
+      fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0) refuse(fd, Errc::limit, "ringkerneld is out of file descriptors");
+      reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      spdlog::warn("out of file descriptors: refused a connection");
+      continue;
+    }
     if (fd < 0) return;  // EAGAIN: all taken
+    if (service.session_count() >= options_.max_sessions) {
+      refuse(fd, Errc::limit, "ringkerneld serves its maximum of " + std::to_string(options_.max_sessions) + " sessions");
+      continue;
+    }
     ucred peer{};
     socklen_t len = sizeof peer;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || !admitted(peer)) {
-      capnp::MallocMessageBuilder m;
-      fail(m.initRoot<rk::schema::Reply>(), Errc::permission, "uid " + std::to_string(peer.uid) + " may not use this ringkerneld");
-      (void)wire::send_message(fd, m);
       spdlog::warn("refused connection from uid {} pid {}", peer.uid, peer.pid);
-      close(fd);
+      refuse(fd, Errc::permission, "uid " + std::to_string(peer.uid) + " may not use this ringkerneld");
       continue;
     }
     auto session = Session::create(service.allocate_session_id(), fd, peer, options_.limits);
     if (!session) {
-      capnp::MallocMessageBuilder m;
-      fail(m.initRoot<rk::schema::Reply>(), session.error(), "cannot create the session's shared memory");
-      (void)wire::send_message(fd, m);
-      close(fd);
+      refuse(fd, session.error(), "cannot create the session's shared memory");
       continue;
     }
     Session& s = service.add_session(std::move(*session));
@@ -194,7 +217,9 @@ void ControlServer::accept_clients(Service& service) {
 
 void ControlServer::serve_session(Service& service, uint64_t session_id) {
   static wire::Packet packet;  // control thread only
-  for (;;) {
+  // A bounded number per wake-up: epoll is level-triggered, so a client
+  // that pipelines requests gets the rest next round, after everyone else.
+  for (int handled = 0; handled < 16; ++handled) {
     Session* s = service.session_by_id(session_id);
     if (!s) return;
     const int fd = s->fd();
@@ -230,7 +255,7 @@ int ControlServer::run(Service& service) {
     int timeout = -1;
     if (deadline != UINT64_MAX) {
       const uint64_t now = monotonic_ns();
-      timeout = deadline <= now ? 0 : int((deadline - now + 999999) / 1000000);
+      timeout = deadline <= now ? 0 : int(std::min<uint64_t>((deadline - now + 999999) / 1000000, 3600000));
     }
     int n = epoll_wait(epoll_fd_, events.data(), int(events.size()), timeout);
     if (n < 0 && errno != EINTR) {

@@ -18,6 +18,7 @@ struct ControlOptions {
   std::string socket_path;
   std::optional<gid_t> allow_group;  // members may connect too (socket 0660)
   SessionLimits limits;
+  size_t max_sessions = 1024;  // more are refused with RK_E_LIMIT
 };
 
 class ControlServer {
@@ -46,6 +47,7 @@ class ControlServer {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   int signal_fd_ = -1;
+  int reserve_fd_ = -1;  // spent to accept-and-refuse when descriptors run out
   bool stopping_ = false;
   bool created_socket_ = false;
 };

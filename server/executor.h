@@ -29,7 +29,8 @@ class Executor {
  public:
   virtual ~Executor() = default;
   // Adds a channel; the kernel starts serving it at its next iteration.
-  virtual void bind(ChannelPtr channel) = 0;
+  // On failure (`why` set) the channel is not served.
+  virtual Errc bind(ChannelPtr channel, std::string& why) = 0;
   // Removes a channel; the kernel drops its reference at its next iteration.
   virtual void unbind(const ChannelPtr& channel) = 0;
   virtual void set_active(bool active) = 0;

@@ -64,16 +64,18 @@ int main(int argc, char** argv) {
   }
 
   std::string why;
+  // Backends first: a server that cannot serve what was asked for (e.g.
+  // --backend cuda without a device) never opens its socket.
   rk::server::ControlServer server(control);
-  if (server.listen(why) != rk::Errc::ok) {
-    spdlog::error("{}", why);
-    return 1;
-  }
   auto wake = [&server] { server.wake(); };
   auto backends = rk::server::make_backends(backend, wake, why);
   if (backends.empty()) {
     spdlog::error("{}", why);
     return 2;
+  }
+  if (server.listen(why) != rk::Errc::ok) {
+    spdlog::error("{}", why);
+    return 1;
   }
   rk::server::ServiceOptions options;
   options.limits = control.limits;

@@ -102,7 +102,10 @@ bool Service::handle(Session& s, rk::schema::Request::Reader req, capnp::Message
     return true;
   }
   switch (req.which()) {
-    case W::HELLO: on_hello(s, req.getHello(), out); return true;
+    case W::HELLO:
+      on_hello(s, req.getHello(), out);
+      if (out.getStatus() == 0) pass_fd = s.segment().fd();
+      return true;
     case W::SEGMENT_MAPPED: (void)s.segment().unlink(); return true;
     case W::LAUNCH: on_launch(s, req.getLaunch(), out, pass_fd); return true;
     case W::ATTACH: on_attach(s, req.getAttach(), out, pass_fd); return true;
@@ -148,8 +151,14 @@ void Service::bind(Session& s, KernelInstance& k, Reply out, int& pass_fd) {
     return fail(out, ch.error(),
                 ch.error() == Errc::limit ? "session limit reached: no free channel slot or segment space"
                                           : "cannot create the channel's rings");
+  if (k.executor) {
+    std::string why;
+    if (Errc e = k.executor->bind(*ch, why); e != Errc::ok) {
+      s.close_channel(*ch, shm::kSlotClosed);
+      return fail(out, e, "the kernel cannot serve another channel: " + why);
+    }
+  }
   k.channels.push_back(*ch);
-  if (k.executor) k.executor->bind(*ch);
   auto b = out.initBound();
   b.setInstanceId(k.id);
   b.setChannel((*ch)->slot);
@@ -264,7 +273,9 @@ bool Service::on_terminate(Session& s, rk::schema::Terminate::Reader req, Reply 
     k->state = KernelState::TERMINATING;
     k->executor->request_terminate();
   }
-  const int64_t t = req.getTimeoutMs() < 0 ? options_.terminate_timeout_ms : req.getTimeoutMs();
+  // Clamped: a client's number must not overflow our clock arithmetic.
+  const int64_t t = req.getTimeoutMs() < 0 ? options_.terminate_timeout_ms
+                                           : std::min<int64_t>(req.getTimeoutMs(), 3600 * 1000);
   deferred_.push_back({s.id(), k->id, monotonic_ns() + uint64_t(t) * 1000000ull});
   scan();  // it may already be done
   return false;
@@ -275,9 +286,10 @@ void Service::answer_terminate(const DeferredTerminate& d, Errc status, const st
   auto out = m.initRoot<rk::schema::Reply>();
   if (status != Errc::ok) fail(out, status, message);
   else out.setState(KernelState::TERMINATED);
-  // A session that cannot take its reply is gone or stuck: close it.
+  // A session that cannot take its reply is gone or stuck: close it, but
+  // later — the caller is walking deferred_, which close_session edits.
   if (Session* s = session_by_id(d.session_id); s && wire::send_message(s->fd(), m) != Errc::ok)
-    close_session(d.session_id);
+    to_close_.push_back(d.session_id);
 }
 
 void Service::on_release(Session& s, uint32_t id, Reply out) {
@@ -384,6 +396,7 @@ void Service::scan() {
     }
     remove_if_unused(id);
   }
+  close_pending();
   // A session whose client broke its ring protocol is closed; everyone else
   // keeps going.
   std::vector<uint64_t> broken;
@@ -412,6 +425,13 @@ void Service::expire_deadlines() {
     answer_terminate(*it, Errc::timeout, "kernel did not exit within the termination timeout; it is still terminating");
     it = deferred_.erase(it);
   }
+  close_pending();
+}
+
+void Service::close_pending() {
+  std::vector<uint64_t> ids;
+  ids.swap(to_close_);
+  for (uint64_t id : ids) close_session(id);
 }
 
 void Service::shutdown() {

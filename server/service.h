@@ -80,6 +80,7 @@ class Service {
     uint64_t deadline_ns;
   };
   void answer_terminate(const DeferredTerminate& d, Errc status, const std::string& message);
+  void close_pending();  // closes the sessions answer_terminate could not reach
 
   ServiceOptions options_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;
@@ -87,6 +88,7 @@ class Service {
   Registry registry_;
   std::map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::vector<DeferredTerminate> deferred_;
+  std::vector<uint64_t> to_close_;
   uint64_t next_session_id_ = 1;
 
  public:

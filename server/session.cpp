@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cstring>
 
 namespace rk::server {
@@ -23,7 +24,11 @@ shm::RingConfig ring_config_for(uint64_t ring_bytes) {
 
 Result<std::unique_ptr<Session>> Session::create(uint64_t id, int fd, const ucred& peer,
                                                  const SessionLimits& limits) {
-  auto seg = shm::Segment::create(limits.segment_bytes, peer.uid);
+  // Owned by the peer when we may give it away (root); either way the
+  // client maps it through the descriptor sent with the welcome.
+  std::optional<uid_t> owner;
+  if (geteuid() == 0 && peer.uid != 0) owner = peer.uid;
+  auto seg = shm::Segment::create(limits.segment_bytes, owner);
   if (!seg) return seg.error();
   std::unique_ptr<Session> s(new Session());
   s->id_ = id;
@@ -33,7 +38,7 @@ Result<std::unique_ptr<Session>> Session::create(uint64_t id, int fd, const ucre
   s->max_channels_ = limits.max_channels;
   auto* h = static_cast<shm::SegmentHeader*>(s->segment_->data());
   h->max_channels = limits.max_channels;
-  h->slots_offset = sizeof(shm::SegmentHeader);
+  h->slots_offset = s->slots_offset_ = sizeof(shm::SegmentHeader);
   h->data_offset = page_align(h->slots_offset + uint64_t(limits.max_channels) * sizeof(shm::ChannelSlot));
   s->next_free_ = h->data_offset;
   s->slots_.resize(limits.max_channels);
@@ -81,6 +86,7 @@ Result<ChannelPtr> Session::open_channel(uint32_t instance_id, const shm::RingCo
   ch->slot = slot;
   ch->instance_id = instance_id;
   ch->segment = segment_;
+  ch->slot_ptr = reinterpret_cast<shm::ChannelSlot*>(base + slots_offset_) + slot;
   ch->area_offset = offset;
   ch->area_bytes = 2 * one;
   auto req = shm::RingConsumer::attach(base + offset, one);

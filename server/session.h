@@ -60,6 +60,7 @@ class Session {
   bool hello_done_ = false;
   std::shared_ptr<shm::Segment> segment_;
   uint32_t max_channels_ = 0;
+  uint64_t slots_offset_ = 0;  // our copy: the client can rewrite the header
   std::vector<ChannelPtr> slots_;  // index = slot; null = free
   std::vector<Area> free_areas_;
   uint64_t next_free_ = 0;

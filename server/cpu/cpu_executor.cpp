@@ -35,12 +35,13 @@ void CpuExecutor::poke() {
   shm::Doorbell(&spec_.bell->bell).wake_all();
 }
 
-void CpuExecutor::bind(ChannelPtr channel) {
+Errc CpuExecutor::bind(ChannelPtr channel, std::string&) {
   {
     std::lock_guard lock(mu_);
     pending_.push_back(std::move(channel));
   }
   poke();
+  return Errc::ok;
 }
 
 void CpuExecutor::unbind(const ChannelPtr& channel) {
@@ -153,7 +154,9 @@ size_t CpuExecutor::serve(Channel& ch) {
 void CpuExecutor::refuse_pending(Channel& ch, Errc why) {
   if (ch.broken.load(std::memory_order_relaxed)) return;
   const uint32_t max_reply = ch.replies.config().max_record;
-  for (;;) {
+  // At most one ring's worth: a client still sending cannot keep us here.
+  const uint64_t most = ch.requests.config().capacity / shm::kRecordHeaderBytes;
+  for (uint64_t n = 0; n < most; ++n) {
     auto rec = ch.requests.peek();
     if (!rec) break;
     auto room = ch.replies.try_reserve(max_reply);
@@ -219,10 +222,12 @@ void CpuExecutor::run() {
   // inactive kernel's queue, or everything after a fault) gets an error reply.
   const bool active = at(cb_.active).load(std::memory_order_acquire) != 0;
   if (exit_reason == Errc::kernel_faulted) at(cb_.faulted).store(1, std::memory_order_relaxed);
+  // Bounded: a client that keeps sending cannot keep the kernel alive.
+  const Deadline drain_until = Deadline::after_ms(1000);
   for (auto& ch : channels_) {
     if (active && exit_reason != Errc::kernel_faulted) {
       try {
-        while (serve(*ch) != 0) {
+        while (!drain_until.passed() && serve(*ch) != 0) {
         }
       } catch (...) {
       }

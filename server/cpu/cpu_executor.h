@@ -16,7 +16,7 @@ class CpuExecutor final : public Executor {
   explicit CpuExecutor(const LaunchSpec& spec);
   ~CpuExecutor() override;
 
-  void bind(ChannelPtr channel) override;
+  Errc bind(ChannelPtr channel, std::string& why) override;
   void unbind(const ChannelPtr& channel) override;
   void set_active(bool active) override;
   void request_terminate() override;

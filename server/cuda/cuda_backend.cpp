@@ -38,7 +38,7 @@ class CudaExecutor final : public Executor {
     page_ = reinterpret_cast<ControlPage*>(static_cast<std::byte*>(control_seg_.data()) + sizeof(shm::SegmentHeader));
   }
 
-  void bind(ChannelPtr ch) override {
+  Errc bind(ChannelPtr ch, std::string& why) override {
     WorkerMessage m{};
     m.op = WorkerOp::bind;
     m.instance = instance_;
@@ -49,9 +49,7 @@ class CudaExecutor final : public Executor {
     m.reply_offset = ch->area_offset + m.ring_bytes;
     m.capacity = ch->requests.config().capacity;
     m.max_record = ch->requests.config().max_record;
-    std::string why;
-    if (link_->call(m, ch->segment->fd(), -1, why) != Errc::ok)
-      spdlog::error("kernel #{}: GPU worker could not bind a channel: {}", instance_, why);
+    return link_->call(m, ch->segment->fd(), -1, why);
   }
 
   void unbind(const ChannelPtr& ch) override {

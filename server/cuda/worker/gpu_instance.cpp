@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <mutex>
 
 #include "server/cuda/worker/persistent_kernel.h"
 #include "shm/clock.h"
@@ -34,6 +36,28 @@ T* device_address(void* host) {
 
 template <class T>
 std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
+
+// Ring areas registered with CUDA, counted across instances: two kernels
+// (or one, re-binding) may serve the same rings, and registering a range
+// twice is an error while unregistering it early pulls it from under the
+// other. Guarded by g_registry_mu.
+std::mutex g_registry_mu;
+std::map<std::byte*, int> g_registered;
+
+void register_area(std::byte* p, uint64_t bytes) {
+  std::lock_guard lock(g_registry_mu);
+  if (g_registered[p]++ == 0) die_on(cudaHostRegister(p, bytes, cudaHostRegisterMapped), "register channel rings");
+}
+
+void unregister_area(std::byte* p) {
+  std::lock_guard lock(g_registry_mu);
+  auto it = g_registered.find(p);
+  if (it == g_registered.end()) return;
+  if (--it->second == 0) {
+    cudaHostUnregister(p);
+    g_registered.erase(it);
+  }
+}
 
 constexpr uint32_t kStageIn = 256 * 1024;   // >= one max record + header, many small ones
 constexpr uint32_t kStageOut = 512 * 1024;  // replies of a full stage, with slack and padding
@@ -126,8 +150,8 @@ GpuInstance::~GpuInstance() {
   shm::Doorbell(&bell_->parked).wake_all();
   if (waker_.joinable()) waker_.join();
   if (monitor_.joinable()) monitor_.join();  // the kernel has exited
-  for (auto& c : channels_) cudaHostUnregister(c.area);
-  for (auto& c : retired_) cudaHostUnregister(c.area);
+  for (auto& c : channels_) unregister_area(c.area);
+  for (auto& c : retired_) unregister_area(c.area);
   // Stream-ordered frees: no device-wide synchronisation.
   cudaFreeAsync(args_.cursors, stream_);
   cudaFreeAsync(args_.scratch, stream_);
@@ -154,6 +178,7 @@ void GpuInstance::monitor() {
 }
 
 bool GpuInstance::publish_table(std::string& why) {
+  at(bell_->bell.waiters).fetch_or(shm::kBellPolled, std::memory_order_relaxed);
   const uint64_t epoch = at(control_->cb.table_epoch).load(std::memory_order_relaxed) + 1;
   at(control_->cb.table_epoch).store(epoch, std::memory_order_release);
   if (exited_.load() || trap_) return true;  // nobody reads the table (any more)
@@ -186,17 +211,13 @@ Errc GpuInstance::bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> se
   c.area = static_cast<std::byte*>(c.seg->segment.data()) + m.request_offset;
   c.area_bytes = area_bytes;
   // Only the rings are pinned, not the whole (sparse) session segment.
-  auto again = std::find_if(retired_.begin(), retired_.end(), [&](const BoundChannel& r) {
-    return r.area == c.area && r.area_bytes == area_bytes;
-  });
-  if (again != retired_.end()) retired_.erase(again);  // still registered
-  else die_on(cudaHostRegister(c.area, area_bytes, cudaHostRegisterMapped), "register channel rings");
+  register_area(c.area, area_bytes);
   c.request = reinterpret_cast<shm::RingHeader*>(c.area);
   c.reply = reinterpret_cast<shm::RingHeader*>(c.area + m.ring_bytes);
   uint32_t index = 0;
   while (index < table_->count && table_->channels[index].live) ++index;
   if (index == kMaxChannels) {
-    cudaHostUnregister(c.area);
+    unregister_area(c.area);
     why = "the kernel serves its maximum of " + std::to_string(kMaxChannels) + " channels";
     return Errc::limit;
   }
@@ -207,7 +228,10 @@ Errc GpuInstance::bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> se
   // Bounds from the daemon's own record, never from the client-writable header.
   d.capacity = m.capacity;
   d.max_record = m.max_record;
-  d.key = c.key;
+  // A fresh key per bind (not the daemon's session/slot pair, which repeats
+  // when a slot is reused): the kernel resets its cursors on a new key.
+  static uint64_t binds = 0;
+  d.key = ++binds;
   at(d.live).store(1, std::memory_order_release);
   if (index == table_->count) at(table_->count).store(index + 1, std::memory_order_release);
   channels_.push_back(std::move(c));

@@ -75,8 +75,7 @@ class GpuInstance {
   std::vector<BoundChannel> channels_;
   // Unbound channels stay registered until the kernel exits: unregistering
   // host memory may wait for the device to go idle, which a GPU running
-  // persistent kernels never does. A later channel on the same rings reuses
-  // the registration.
+  // persistent kernels never does. Registrations are counted worker-wide.
   std::vector<BoundChannel> retired_;
   bool trap_ = false;
   std::atomic<bool> exited_{false};

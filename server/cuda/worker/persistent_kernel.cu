@@ -111,7 +111,10 @@ __device__ void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur, const
     uint64_t pad = 0;
     if ((rep_pos & mask) + need > cap) pad = cap - (rep_pos & mask);
     if (rep_pos + pad + need - cur.reply_head > cap) {
-      cur.reply_head = load_acquire(&rep->head);
+      const uint64_t head = load_acquire(&rep->head);
+      // The client owns head: it may release only what we published.
+      if (cur.reply_tail - head > cap) { b.broken = 1; break; }
+      cur.reply_head = head;
       if (rep_pos + pad + need - cur.reply_head > cap) { ++backpressure; break; }
     }
     if (out_used + pad + need > out_cap) break;
@@ -172,7 +175,7 @@ __global__ void persistent_kernel(KernelArgs a) {
   auto handler = [which](Context& c, MessageView in, Reply& out) { rk::builtin::run_builtin(which, c, in, out); };
 
   uint64_t seen_table = ~0ull, last_bell = ~0ull;
-  uint32_t idle_rounds = 0;
+  uint32_t idle_rounds = 0, round_count = 0;
   bool busy = true;  // sweep on the first round
   BlockTelemetry tel{};
 
@@ -189,7 +192,9 @@ __global__ void persistent_kernel(KernelArgs a) {
       s_terminate = terminate;
       s_table_changed = table_epoch != seen_table;
       s_table_epoch = table_epoch;
-      s_sweep = busy || bell != last_bell || terminate || s_table_changed;
+      // Also every 256th round: a client could clear the bell's polled bit,
+      // and a stuck bell must not stall the other clients of the kernel.
+      s_sweep = busy || bell != last_bell || terminate || s_table_changed || (++round_count & 255) == 0;
       last_bell = bell;
       store_relaxed(&st->heartbeat_ns, globaltimer());
     }
