@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
     WorkerMessage m{};
     int fds[2];
     if (receive_worker_message(g_fd, m, fds, -1) != Errc::ok) break;
-    // Free kernels that have ended (their monitors told the daemon).
+    // Free kernels that have ended (their monitors told the daemon), and
+    // forget sessions whose segment no channel holds any more.
     for (auto it = instances.begin(); it != instances.end();) {
       if (it->second->exited()) {
         gpu_share -= it->second->share();
@@ -105,6 +106,7 @@ int main(int argc, char** argv) {
         ++it;
       }
     }
+    std::erase_if(segments, [](const auto& entry) { return entry.second.expired(); });
     std::string why;
     switch (m.op) {
       case WorkerOp::launch: {
