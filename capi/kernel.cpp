@@ -149,6 +149,18 @@ rk_status lock_send_side(rk_kernel* k, Deadline deadline) {
   return RK_OK;
 }
 
+// Marks a received message's record done, returns the space it can, and
+// frees the message. Caller holds inbox_mu.
+void give_back(rk_kernel* k, rk_message* m) {
+  for (auto& h : k->held)
+    if (h.end == m->ring_end) {
+      h.released = true;
+      break;
+    }
+  release_finished(k);
+  delete m;
+}
+
 }  // namespace
 
 rk_status bind_kernel(rk_client* c, rk::schema::Bound::Reader bound, int bell_fd, rk_kernel** out) {
@@ -299,13 +311,7 @@ void abandon_reply(rk_kernel* k, uint64_t correlation) {
     return;
   }
   // It came after all, between the timeout and now: release it here.
-  for (auto& h : k->held)
-    if (h.end == m->ring_end) {
-      h.released = true;
-      break;
-    }
-  release_finished(k);
-  delete m;
+  give_back(k, m);
 }
 
 void release_message(rk_message* m) {
@@ -317,16 +323,8 @@ void release_message(rk_message* m) {
     delete m;
     return;
   }
-  {
-    std::lock_guard lock(k->inbox_mu);
-    for (auto& h : k->held)
-      if (h.end == m->ring_end) {
-        h.released = true;
-        break;
-      }
-    release_finished(k);
-  }
-  delete m;
+  std::lock_guard lock(k->inbox_mu);
+  give_back(k, m);
 }
 
 rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out, int64_t timeout_ms) {
