@@ -15,8 +15,9 @@ packages=(
   python3
   procps
 )
-# Rust: use the toolchain already on the machine if there is one (rustup or
-# Debian); otherwise take Debian's.
+# Rust: use the toolchain already on the machine if there is one (rustup's
+# in ~/.cargo/bin, or Debian's); otherwise take Debian's.
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
 
 missing=()

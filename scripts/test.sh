@@ -8,6 +8,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 bash scripts/setup.sh
+# A rustup toolchain, where there is one, is newer than Debian's.
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 build="${RINGKERNEL_BUILD_DIR:-$root/build}"
 jobs="$(nproc)"
 
