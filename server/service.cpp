@@ -185,9 +185,9 @@ void Service::on_launch(Session& s, rk::schema::Launch::Reader req, Reply out, i
   if (!valid_ring_bytes(req.getRingBytes()))
     return fail(out, Errc::invalid_argument, "ring_bytes must be 0 or a power of two in [4 KiB, 64 MiB]");
 
-  auto bell = shm::Segment::create(shm::kKernelBellBytes);
+  // Only ever shared as a descriptor, sealed against a client shrinking it.
+  auto bell = shm::Segment::create_sealed(shm::kKernelBellBytes);
   if (!bell) return fail(out, bell.error(), "cannot create the kernel's bell page");
-  (void)bell->unlink();  // only ever shared as a descriptor
 
   auto k = std::make_unique<KernelInstance>();
   k->id = registry_.next_id();

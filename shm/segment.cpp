@@ -1,5 +1,6 @@
 #include "shm/segment.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -132,6 +133,33 @@ Result<Segment> Segment::from_fd(int fd) {
   impl->raw_size = uint64_t(st.st_size);
   impl->raw_fd = fd;
   if (Errc e = check_header(p, impl->raw_size); e != Errc::ok) return e;
+  Segment s;
+  s.impl_ = std::move(impl);
+  return s;
+}
+
+Result<Segment> Segment::create_sealed(uint64_t bytes) {
+  if (bytes < sizeof(SegmentHeader)) return Errc::invalid_argument;
+  int fd = memfd_create("ringkernel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return Errc::internal;
+  if (ftruncate(fd, off_t(bytes)) != 0 ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    close(fd);
+    return Errc::internal;
+  }
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    close(fd);
+    return Errc::internal;
+  }
+  auto* h = static_cast<SegmentHeader*>(p);
+  h->magic = kSegmentMagic;
+  h->version = kSegmentLayoutVersion;
+  h->total_bytes = bytes;
+  auto impl = std::make_unique<Impl>();
+  impl->raw = p;
+  impl->raw_size = bytes;
+  impl->raw_fd = fd;
   Segment s;
   s.impl_ = std::move(impl);
   return s;

@@ -45,6 +45,10 @@ class Segment {
 
   // Adopts a mapping of a descriptor received from a peer (SCM_RIGHTS).
   static Result<Segment> from_fd(int fd);
+  // An anonymous segment (no name anywhere) whose size is sealed: peers
+  // that get its descriptor cannot shrink it under our mapping (SIGBUS).
+  // For memory only ever shared as a descriptor (kernel bells, control pages).
+  static Result<Segment> create_sealed(uint64_t bytes);
 
  private:
   struct Impl;

@@ -258,12 +258,11 @@ Result<std::unique_ptr<Executor>> CudaBackend::launch(const LaunchSpec& spec, st
     spdlog::info("GPU worker restarted (pid {})", fresh->pid());
     link_ = std::move(fresh);
   }
-  auto control = shm::Segment::create(kControlPageBytes);
+  auto control = shm::Segment::create_sealed(kControlPageBytes);
   if (!control) {
     why = "cannot create the control page";
     return control.error();
   }
-  (void)control->unlink();
   WorkerMessage m{};
   m.op = WorkerOp::launch;
   m.instance = spec.instance_id;

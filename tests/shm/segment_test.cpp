@@ -187,3 +187,20 @@ TEST(ShmSegment, MoveTransfersOwnership) {
 
 }  // namespace
 }  // namespace rk::shm
+
+namespace {
+
+// Memory shared only as a descriptor must not be shrinkable by the peer
+// that receives it: a shrink would SIGBUS whoever still maps it.
+TEST(ShmSealedSegment, PeerCannotShrinkOrGrowIt) {
+  auto s = rk::shm::Segment::create_sealed(8192);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->name().empty() || !s->linked());
+  EXPECT_NE(ftruncate(s->fd(), 0), 0);
+  EXPECT_NE(ftruncate(s->fd(), 1 << 20), 0);
+  auto peer = rk::shm::Segment::from_fd(dup(s->fd()));
+  ASSERT_TRUE(peer);
+  EXPECT_EQ(peer->size(), 8192u);
+}
+
+}  // namespace
