@@ -81,6 +81,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ringkernel-cuda-worker is started by ringkerneld, not by hand\n");
     return 2;
   }
+  // Load every kernel when the context is made. With lazy loading (CUDA's
+  // default since 12.x) the first launch of a kernel waits for a module
+  // load that synchronises with running work, and persistent kernels never
+  // finish: the leading suspect for the multi-kernel hang seen on the H100.
+  setenv("CUDA_MODULE_LOADING", "EAGER", 1);
   WorkerMessage ready{};
   ready.op = WorkerOp::ready;
   std::string what;
