@@ -74,16 +74,20 @@ void Service::close_session(uint64_t session_id) {
     if (!k) continue;
     unbind(*k, ch);
     touched.push_back(k->id);
-    // Private kernels die with their session; shared ones live on.
-    if (!k->shared() && k->owner_session == session_id && !k->finished() && k->executor) {
-      k->state = KernelState::TERMINATING;
-      k->executor->request_terminate();
-    }
+    end_if_private(*k, session_id);
   }
   std::erase_if(deferred_, [&](const DeferredTerminate& d) { return d.session_id == session_id; });
   spdlog::debug("session {} closed (pid {}, uid {})", session_id, s.peer().pid, s.peer().uid);
   sessions_.erase(it);  // closes the socket; kernels drop the segment at their next iteration
   for (uint32_t id : touched) remove_if_unused(id);
+}
+
+void Service::end_if_private(KernelInstance& k, uint64_t session_id) {
+  // Private kernels die with their session (or its release); shared ones live on.
+  if (k.shared() || k.owner_session != session_id || k.finished() || !k.executor) return;
+  if (k.state == KernelState::TERMINATING) return;
+  k.state = KernelState::TERMINATING;
+  k.executor->request_terminate();
 }
 
 void Service::remove_if_unused(uint32_t id) {
@@ -298,10 +302,7 @@ void Service::on_release(Session& s, uint32_t id, Reply out) {
   ChannelPtr ch = s.channel_for(id);
   unbind(*k, ch);
   s.close_channel(ch, shm::kSlotClosed);
-  if (!k->shared() && k->owner_session == s.id() && !k->finished()) {
-    k->state = KernelState::TERMINATING;
-    k->executor->request_terminate();
-  }
+  end_if_private(*k, s.id());
   remove_if_unused(id);
 }
 

@@ -72,6 +72,7 @@ class Service {
   bool may_control(const Session& s, const KernelInstance& k, Reply out);
   void unbind(KernelInstance& k, const ChannelPtr& ch);
   void finish_instance(KernelInstance& k);
+  void end_if_private(KernelInstance& k, uint64_t session_id);
   void remove_if_unused(uint32_t id);
 
   struct DeferredTerminate {
