@@ -90,7 +90,13 @@ Result<size_t> pump(rk_kernel* k) {
       dropped = true;
       continue;
     }
-    auto* m = new rk_message();
+    rk_message* m;
+    if (k->spare.empty()) {
+      m = new rk_message();
+    } else {
+      m = k->spare.back();
+      k->spare.pop_back();
+    }
     m->kind = rk_message::Kind::received;
     m->kernel = k;
     m->record = r->body;
@@ -158,7 +164,8 @@ void give_back(rk_kernel* k, rk_message* m) {
       break;
     }
   release_finished(k);
-  delete m;
+  if (k->spare.size() < 64) k->spare.push_back(m);  // reused by the next reply
+  else delete m;
 }
 
 }  // namespace
@@ -216,6 +223,7 @@ void release_kernel(rk_kernel* k) {
     std::erase(c->kernels, k);
   }
   for (rk_message* m : k->stash) delete m;
+  for (rk_message* m : k->spare) delete m;
   delete k;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include "capi/client.h"
 #include "capi/message.h"
@@ -46,6 +47,7 @@ struct rk_kernel {
   std::condition_variable arrived;
   bool reader_active = false;
   std::deque<rk_message*> stash;  // decoded, not yet handed to a caller
+  std::vector<rk_message*> spare; // released messages kept for reuse (no malloc per reply)
   std::deque<Held> held;
   uint64_t corrupt_replies = 0;   // replies that did not decode (counted, released)
   // Correlation ids of rk_calls that timed out: their replies, when they

@@ -30,7 +30,8 @@ struct alignas(128) ControlBlock {
   uint64_t latency_min_ns;
   uint64_t latency_max_ns;
   uint64_t backpressure;         // times a full reply ring held a channel back
-  uint8_t pad2[128 - 88];
+  uint64_t latency_samples;      // messages whose handler time was measured
+  uint8_t pad2[128 - 96];
 };
 // A GPU kernel with several blocks keeps its counters per block (no
 // read-modify-write across PCIe); the host adds them up.
