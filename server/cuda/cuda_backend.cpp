@@ -224,8 +224,12 @@ Errc WorkerLink::call(WorkerMessage& request, int fd0, int fd1, std::string& why
     return Errc::kernel_faulted;
   }
   if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return reply_ || dead(); })) {
-    why = "the GPU worker did not answer in time";
-    return Errc::timeout;
+    // A worker that does not answer is hung (or stuck in the driver). Kill
+    // it: its kernels turn FAULTED and the next launch starts a fresh one,
+    // and no late reply can be taken for the next request's.
+    kill(pid_, SIGKILL);
+    why = "the GPU worker did not answer in time; it was killed and will be restarted";
+    return Errc::kernel_faulted;
   }
   if (!reply_) {
     why = death_;
