@@ -12,7 +12,7 @@ packages=(
   libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   golang-go
-  python3
+  python3 python3-matplotlib
   procps
 )
 # Rust: use the toolchain already on the machine if there is one (rustup's
