@@ -1,134 +1,204 @@
-// The baselines a GPU user compares RingKernel against, measured raw (no
-// RingKernel code), 64-byte requests, p50/p99 over many round trips:
-//   floor  — host thread <-> persistent kernel ping-pong on mapped pinned
-//            memory, one polling warp, request and reply on separate lines;
-//   launch — per request: H2D copy + kernel launch + D2H copy + sync;
-//   graph  — the same three steps as one CUDA graph launch.
+// gpu_baselines.h with CUDA. Each baseline is the plainest way to do the job
+// without RingKernel, so the harness can print it beside RingKernel's figure.
 #include <cuda/atomic>
 #include <cuda_runtime.h>
 
-#include <algorithm>
-#include <atomic>
-#include <cstring>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <vector>
+#include <cstring>
+#include <string>
 
-#define CHECK(x)                                                                         \
-  do {                                                                                   \
-    cudaError_t e_ = (x);                                                                \
-    if (e_ != cudaSuccess) {                                                             \
-      std::fprintf(stderr, "%s: %s\n", #x, cudaGetErrorString(e_));                     \
-      std::exit(1);                                                                      \
-    }                                                                                    \
-  } while (0)
+#include "bench/e2e/floor_layout.h"
+#include "bench/e2e/gpu_baselines.h"
+
+namespace rk::bench {
 
 namespace {
 
-struct alignas(128) Line {
-  unsigned long long seq;
-  unsigned char payload[64];
-};
+using Clock = std::chrono::steady_clock;
 
-__global__ void pong(Line* req, Line* rep, unsigned long long rounds) {
-  if (threadIdx.x != 0) return;
-  cuda::atomic_ref<unsigned long long, cuda::thread_scope_system> in(req->seq), out(rep->seq);
-  for (unsigned long long i = 1; i <= rounds; ++i) {
-    while (in.load(cuda::std::memory_order_acquire) != i) {
+std::string failed(const char* what, cudaError_t e) { return std::string(what) + ": " + cudaGetErrorString(e); }
+
+#define RK_CUDA_TRY(x)                                         \
+  do {                                                         \
+    cudaError_t e_ = (x);                                      \
+    if (e_ != cudaSuccess) return failed(#x, e_);              \
+  } while (0)
+
+constexpr unsigned kThreads = 256;
+
+// The floor: thread 0 polls the request sequence in host memory (one PCIe
+// read per poll), the block copies the payload in 16-byte words with
+// cache-bypassing loads, then thread 0 publishes the reply sequence after a
+// system-scope fence.
+__global__ void floor_kernel(unsigned char* mem, uint64_t payload, uint64_t rounds) {
+  auto* req = reinterpret_cast<FloorLine*>(mem);
+  auto* rep = req + 1;
+  const uint4* in = reinterpret_cast<const uint4*>(mem + kFloorReqPayload);
+  uint4* out = reinterpret_cast<uint4*>(mem + kFloorRepPayload);
+  __shared__ int stop;
+  cuda::atomic_ref<uint64_t, cuda::thread_scope_system> seq(req->seq), abort(req->abort), done(rep->seq);
+  for (uint64_t i = 1; i <= rounds; ++i) {
+    if (threadIdx.x == 0) {
+      int s = 0;
+      while (seq.load(cuda::std::memory_order_acquire) != i) {
+        if (abort.load(cuda::std::memory_order_relaxed) != 0) {
+          s = 1;
+          break;
+        }
+      }
+      stop = s;
     }
-    for (int b = 0; b < 64; b += 8) *reinterpret_cast<unsigned long long*>(rep->payload + b) = *reinterpret_cast<unsigned long long*>(req->payload + b);
-    out.store(i, cuda::std::memory_order_release);
+    __syncthreads();
+    if (stop) return;
+    for (uint64_t w = threadIdx.x; w < payload / 16; w += blockDim.x) out[w] = __ldcv(in + w);
+    __threadfence_system();
+    __syncthreads();
+    if (threadIdx.x == 0) done.store(i, cuda::std::memory_order_release);
   }
 }
 
-__global__ void echo_once(const unsigned char* in, unsigned char* out) {
-  if (threadIdx.x < 64) out[threadIdx.x] = in[threadIdx.x];
+__global__ void echo_kernel(const uint4* in, uint4* out, uint64_t words) {
+  for (uint64_t w = blockIdx.x * blockDim.x + threadIdx.x; w < words; w += uint64_t(gridDim.x) * blockDim.x)
+    out[w] = in[w];
 }
 
-using Clock = std::chrono::steady_clock;
+unsigned blocks_for(size_t payload) {
+  const size_t words = (payload + 15) / 16;
+  return unsigned((words + kThreads - 1) / kThreads);
+}
 
-void report(const char* name, std::vector<double>& ns) {
-  std::sort(ns.begin(), ns.end());
-  auto pct = [&](double p) { return ns[size_t(p * (ns.size() - 1))]; };
-  std::printf("%-8s n=%zu  p50 %8.2f us  p90 %8.2f us  p99 %8.2f us  p99.9 %8.2f us  max %8.2f us\n", name, ns.size(),
-              pct(0.5) / 1e3, pct(0.9) / 1e3, pct(0.99) / 1e3, pct(0.999) / 1e3, ns.back() / 1e3);
+// Pinned host buffers and device buffers of one payload size, one stream.
+struct Buffers {
+  unsigned char *hin = nullptr, *hout = nullptr;
+  uint4 *din = nullptr, *dout = nullptr;
+  cudaStream_t stream = nullptr;
+  ~Buffers() {
+    if (stream) cudaStreamDestroy(stream);
+    cudaFreeHost(hin);
+    cudaFreeHost(hout);
+    cudaFree(din);
+    cudaFree(dout);
+  }
+  std::string allocate(size_t payload) {
+    const size_t bytes = (payload + 15) / 16 * 16;
+    RK_CUDA_TRY(cudaHostAlloc(&hin, bytes, cudaHostAllocDefault));
+    RK_CUDA_TRY(cudaHostAlloc(&hout, bytes, cudaHostAllocDefault));
+    RK_CUDA_TRY(cudaMalloc(&din, bytes));
+    RK_CUDA_TRY(cudaMalloc(&dout, bytes));
+    RK_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    std::memset(hin, 0x5a, bytes);
+    return {};
+  }
+  // The three steps of one request, enqueued on the stream.
+  std::string enqueue(size_t payload) {
+    RK_CUDA_TRY(cudaMemcpyAsync(din, hin, payload, cudaMemcpyHostToDevice, stream));
+    echo_kernel<<<blocks_for(payload), kThreads, 0, stream>>>(din, dout, (payload + 15) / 16);
+    RK_CUDA_TRY(cudaGetLastError());
+    RK_CUDA_TRY(cudaMemcpyAsync(hout, dout, payload, cudaMemcpyDeviceToHost, stream));
+    return {};
+  }
+};
+
+template <class Step>
+std::string time_rounds(GpuSamples& out, size_t rounds, size_t warmup, Step step) {
+  out.ns.reserve(rounds);
+  for (size_t i = 0; i < rounds + warmup; ++i) {
+    const auto t0 = Clock::now();
+    if (std::string e = step(); !e.empty()) return e;
+    const auto t1 = Clock::now();
+    if (i >= warmup) out.ns.push_back(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+  }
+  return {};
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  setvbuf(stdout, nullptr, _IOLBF, 0);
-  const unsigned long long n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
-  cudaDeviceProp p{};
-  CHECK(cudaGetDeviceProperties(&p, 0));
-  std::printf("device: %s, %d SMs\n", p.name, p.multiProcessorCount);
-
-  {  // floor
-    Line *req, *rep, *dreq, *drep;
-    CHECK(cudaHostAlloc(&req, sizeof(Line), cudaHostAllocMapped));
-    CHECK(cudaHostAlloc(&rep, sizeof(Line), cudaHostAllocMapped));
-    std::memset(req, 0, sizeof(Line));
-    std::memset(rep, 0, sizeof(Line));
-    CHECK(cudaHostGetDevicePointer(&dreq, req, 0));
-    CHECK(cudaHostGetDevicePointer(&drep, rep, 0));
-    const unsigned long long warm = 10000;
-    pong<<<1, 32>>>(dreq, drep, n + warm);
-    CHECK(cudaGetLastError());
-    std::vector<double> ns;
-    ns.reserve(n);
-    std::atomic_ref<unsigned long long> in(req->seq), out(rep->seq);
-    for (unsigned long long i = 1; i <= n + warm; ++i) {
-      auto t0 = Clock::now();
-      std::memset(req->payload, int(i), 64);
-      in.store(i, std::memory_order_release);
-      while (out.load(std::memory_order_acquire) != i) {
-      }
-      if (i > warm) ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
-    }
-    CHECK(cudaDeviceSynchronize());
-    report("floor", ns);
-    CHECK(cudaFreeHost(req));
-    CHECK(cudaFreeHost(rep));
+GpuProbe gpu_probe() {
+  GpuProbe p;
+  int n = 0;
+  if (cudaError_t e = cudaGetDeviceCount(&n); e != cudaSuccess || n == 0) {
+    p.detail = e != cudaSuccess ? std::string("no CUDA device: ") + cudaGetErrorString(e) : "no CUDA device";
+    return p;
   }
-
-  unsigned char *hin, *hout, *din, *dout;
-  CHECK(cudaHostAlloc(&hin, 64, cudaHostAllocDefault));
-  CHECK(cudaHostAlloc(&hout, 64, cudaHostAllocDefault));
-  CHECK(cudaMalloc(&din, 64));
-  CHECK(cudaMalloc(&dout, 64));
-  cudaStream_t s;
-  CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  const unsigned long long m = n / 4 > 20000 ? n / 4 : n;
-  {  // launch
-    std::vector<double> ns;
-    for (unsigned long long i = 0; i < m + 1000; ++i) {
-      auto t0 = Clock::now();
-      CHECK(cudaMemcpyAsync(din, hin, 64, cudaMemcpyHostToDevice, s));
-      echo_once<<<1, 64, 0, s>>>(din, dout);
-      CHECK(cudaMemcpyAsync(hout, dout, 64, cudaMemcpyDeviceToHost, s));
-      CHECK(cudaStreamSynchronize(s));
-      if (i >= 1000) ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
-    }
-    report("launch", ns);
+  cudaDeviceProp prop{};
+  if (cudaError_t e = cudaGetDeviceProperties(&prop, 0); e != cudaSuccess) {
+    p.detail = failed("cudaGetDeviceProperties", e);
+    return p;
   }
-  {  // graph
-    cudaGraph_t g;
-    cudaGraphExec_t ge;
-    CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-    CHECK(cudaMemcpyAsync(din, hin, 64, cudaMemcpyHostToDevice, s));
-    echo_once<<<1, 64, 0, s>>>(din, dout);
-    CHECK(cudaMemcpyAsync(hout, dout, 64, cudaMemcpyDeviceToHost, s));
-    CHECK(cudaStreamEndCapture(s, &g));
-    CHECK(cudaGraphInstantiate(&ge, g, 0));
-    std::vector<double> ns;
-    for (unsigned long long i = 0; i < m + 1000; ++i) {
-      auto t0 = Clock::now();
-      CHECK(cudaGraphLaunch(ge, s));
-      CHECK(cudaStreamSynchronize(s));
-      if (i >= 1000) ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
-    }
-    report("graph", ns);
+  if (cudaError_t e = cudaSetDevice(0); e != cudaSuccess) {
+    p.detail = failed("cudaSetDevice", e);
+    return p;
   }
-  return 0;
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  p.present = true;
+  p.name = prop.name;
+  p.detail = std::to_string(prop.multiProcessorCount) + " SMs, CUDA runtime " + std::to_string(runtime / 1000) + "." +
+             std::to_string(runtime % 1000 / 10) + ", driver API " + std::to_string(driver / 1000) + "." +
+             std::to_string(driver % 1000 / 10);
+  return p;
 }
+
+GpuSamples gpu_launch_round_trips(size_t payload, size_t rounds, size_t warmup) {
+  GpuSamples out;
+  Buffers b;
+  if ((out.error = b.allocate(payload)).empty())
+    out.error = time_rounds(out, rounds, warmup, [&]() -> std::string {
+      if (std::string e = b.enqueue(payload); !e.empty()) return e;
+      RK_CUDA_TRY(cudaStreamSynchronize(b.stream));
+      return {};
+    });
+  return out;
+}
+
+GpuSamples gpu_graph_round_trips(size_t payload, size_t rounds, size_t warmup) {
+  GpuSamples out;
+  Buffers b;
+  if (!(out.error = b.allocate(payload)).empty()) return out;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  out.error = [&]() -> std::string {
+    RK_CUDA_TRY(cudaStreamBeginCapture(b.stream, cudaStreamCaptureModeThreadLocal));
+    std::string e = b.enqueue(payload);
+    RK_CUDA_TRY(cudaStreamEndCapture(b.stream, &graph));
+    if (!e.empty()) return e;
+    RK_CUDA_TRY(cudaGraphInstantiate(&exec, graph, 0));
+    return time_rounds(out, rounds, warmup, [&]() -> std::string {
+      RK_CUDA_TRY(cudaGraphLaunch(exec, b.stream));
+      RK_CUDA_TRY(cudaStreamSynchronize(b.stream));
+      return {};
+    });
+  }();
+  if (exec) cudaGraphExecDestroy(exec);
+  if (graph) cudaGraphDestroy(graph);
+  return out;
+}
+
+std::string gpu_floor_begin(GpuFloor& floor, void* memory, size_t payload, uint64_t rounds) {
+  if (payload % 16 != 0 || payload > kFloorMaxPayload) return "floor: payload must be a multiple of 16, at most 64 KiB";
+  RK_CUDA_TRY(cudaHostRegister(memory, kFloorBytes, cudaHostRegisterMapped | cudaHostRegisterPortable));
+  floor.memory = memory;
+  unsigned char* dev = nullptr;
+  RK_CUDA_TRY(cudaHostGetDevicePointer(reinterpret_cast<void**>(&dev), memory, 0));
+  floor_kernel<<<1, payload <= 64 ? 32 : kThreads>>>(dev, payload, rounds);
+  RK_CUDA_TRY(cudaGetLastError());
+  floor.running = true;
+  return {};
+}
+
+std::string gpu_floor_finish(GpuFloor& floor) {
+  std::string error;
+  if (floor.running) {
+    if (cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) error = failed("floor kernel", e);
+    floor.running = false;
+  }
+  if (floor.memory) {
+    if (cudaError_t e = cudaHostUnregister(floor.memory); e != cudaSuccess && error.empty())
+      error = failed("cudaHostUnregister", e);
+    floor.memory = nullptr;
+  }
+  return error;
+}
+
+}  // namespace rk::bench

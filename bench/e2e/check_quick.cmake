@@ -1,0 +1,36 @@
+# ctest ringkernel_bench_quick: runs `ringkernel-bench --quick --backend cpu
+# --json OUT` and checks that OUT parses and holds records of every scenario
+# and of the cpu_ipc baseline. No timing is asserted.
+file(REMOVE ${OUT})
+execute_process(COMMAND ${BENCH} --quick --backend cpu --json ${OUT}
+  RESULT_VARIABLE rc TIMEOUT 280)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ringkernel-bench exited with ${rc}")
+endif()
+file(READ ${OUT} text)
+string(JSON n ERROR_VARIABLE err LENGTH "${text}" records)
+if(err)
+  message(FATAL_ERROR "${OUT}: ${err}")
+endif()
+set(seen "")
+math(EXPR last "${n} - 1")
+foreach(i RANGE ${last})
+  string(JSON scenario GET "${text}" records ${i} scenario)
+  string(JSON impl GET "${text}" records ${i} impl)
+  string(JSON backend GET "${text}" records ${i} backend)
+  foreach(key payload_bytes clients p50_ns p99_ns msgs_per_s bytes_per_s device)
+    string(JSON t ERROR_VARIABLE err TYPE "${text}" records ${i} ${key})
+    if(err)
+      message(FATAL_ERROR "record ${i} (${scenario} ${impl}) has no ${key}")
+    endif()
+  endforeach()
+  list(APPEND seen "${scenario}/${impl}/${backend}")
+endforeach()
+foreach(want latency/ringkernel/cpu latency/cpu_ipc/cpu latency_idle/ringkernel/cpu
+             throughput/ringkernel/cpu throughput/cpu_ipc/cpu fairness/ringkernel/cpu
+             fairness/cpu_ipc/cpu idle/ringkernel/cpu)
+  if(NOT want IN_LIST seen)
+    message(FATAL_ERROR "no ${want} record in ${OUT} (have: ${seen})")
+  endif()
+endforeach()
+message(STATUS "${n} records, every scenario present")

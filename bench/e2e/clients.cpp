@@ -1,0 +1,311 @@
+// The client processes of ringkernel-bench: this program exec'd with
+// `--client <mode> key=value...`, descriptor 3 the board (process.h),
+// descriptor 4 the baseline's shared memory where a mode needs one.
+//   rk-latency    rk_call round trips through libringkernel (client 0)
+//   rk-stream     pipelined rk_send / rk_receive inside the board's window
+//   ipc-echo      the cpu_ipc baseline's server: echoes every client's queue
+//   ipc-latency   cpu_ipc round trips (client 0)
+//   ipc-stream    cpu_ipc pipelined, like rk-stream
+//   floor-ping    the floor baseline's host half (the kernel is the other)
+#include <ringkernel/ringkernel.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/e2e/clients.h"
+#include "bench/e2e/floor_layout.h"
+#include "bench/e2e/process.h"
+#include "bench/e2e/raw_ipc.h"
+
+namespace rk::bench {
+
+// Enough requests in flight to keep a worker busy, bounded by half of a
+// 1 MiB ring.
+uint64_t stream_window(uint64_t payload) {
+  return std::max<uint64_t>(2, std::min<uint64_t>(256, (512 * 1024) / (payload + 64)));
+}
+
+namespace {
+
+struct Args {
+  std::map<std::string, std::string> kv;
+  std::string str(const char* k, const char* dflt = "") const {
+    auto it = kv.find(k);
+    return it == kv.end() ? dflt : it->second;
+  }
+  uint64_t num(const char* k, uint64_t dflt = 0) const {
+    auto it = kv.find(k);
+    return it == kv.end() ? dflt : std::strtoull(it->second.c_str(), nullptr, 10);
+  }
+};
+
+class Client {
+ public:
+  Client(Board& b, const Args& a) : board_(b), args_(a), index_(uint32_t(a.num("index"))), slot_(b.slot(index_)) {
+    payload_.resize(a.num("payload", 64));
+    std::mt19937_64 rng(a.num("seed", 1) * 1000003 + index_);
+    for (auto& byte : payload_) byte = static_cast<unsigned char>(rng());
+  }
+  int fail(const std::string& why) {
+    slot_.status = 1;
+    std::snprintf(slot_.error, sizeof slot_.error, "%s", why.c_str());
+    return 1;
+  }
+  int fail_rk(const char* what, rk_status s) {
+    return fail(std::string(what) + ": " + rk_status_string(s) + " (" + rk_last_error_message() + ")");
+  }
+  // Blocks until the harness opens the window; false if it gave up on us.
+  bool arrive_and_wait() {
+    board_.header().ready.fetch_add(1, std::memory_order_acq_rel);
+    const int64_t give_up = now_ns() + 120'000'000'000;
+    while (board_.header().go.load(std::memory_order_acquire) == 0) {
+      if (now_ns() > give_up) return false;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return true;
+  }
+  void record_sample(uint64_t i, uint64_t ns) {
+    if (i < board_.sample_capacity()) board_.samples()[i] = ns;
+  }
+
+  Board& board_;
+  const Args& args_;
+  uint32_t index_;
+  ClientSlot& slot_;
+  std::vector<unsigned char> payload_;
+};
+
+struct Session {
+  rk_client* client = nullptr;
+  rk_kernel* kernel = nullptr;
+  ~Session() {
+    rk_kernel_release(kernel);
+    rk_disconnect(client);
+  }
+};
+
+int rk_latency(Client& c) {
+  Session s;
+  if (rk_status st = rk_connect(c.args_.str("socket").c_str(), &s.client)) return c.fail_rk("connect", st);
+  if (rk_status st = rk_attach(s.client, c.args_.str("instance").c_str(), &s.kernel)) return c.fail_rk("attach", st);
+  const uint64_t rounds = c.args_.num("rounds"), warmup = c.args_.num("warmup");
+  for (uint64_t i = 0; i < warmup + rounds; ++i) {
+    rk_message* m = nullptr;
+    const int64_t t0 = now_ns();
+    if (rk_status st = rk_call(s.kernel, 1, c.payload_.data(), c.payload_.size(), &m, 10000)) {
+      rk_message_release(m);
+      return c.fail_rk("rk_call", st);
+    }
+    const int64_t t1 = now_ns();
+    size_t len = 0;
+    const void* data = rk_message_data(m, &len);
+    const bool ok = len == c.payload_.size() && (i % 1024 != 0 || std::memcmp(data, c.payload_.data(), len) == 0);
+    rk_message_release(m);
+    if (!ok) return c.fail("echo reply differs from the request");
+    if (i >= warmup) c.record_sample(i - warmup, uint64_t(t1 - t0));
+  }
+  c.slot_.count = rounds;
+  c.slot_.bytes = rounds * c.payload_.size();
+  c.slot_.samples = rounds;
+  return 0;
+}
+
+int rk_stream(Client& c) {
+  Session s;
+  if (rk_status st = rk_connect(c.args_.str("socket").c_str(), &s.client)) return c.fail_rk("connect", st);
+  if (rk_status st = rk_attach(s.client, c.args_.str("instance").c_str(), &s.kernel)) return c.fail_rk("attach", st);
+  const uint64_t window = c.args_.num("window", stream_window(c.payload_.size()));
+  if (!c.arrive_and_wait()) return c.fail("no start signal");
+  const int64_t start = c.board_.header().start_ns, end = c.board_.header().end_ns;
+  uint64_t sent = 0, got = 0, counted = 0;
+  for (;;) {
+    while (sent - got < window) {
+      rk_status st = rk_send(s.kernel, 1, c.payload_.data(), c.payload_.size(), sent, 0);
+      if (st == RK_E_QUEUE_FULL || st == RK_E_TIMEOUT) break;
+      if (st != RK_OK) return c.fail_rk("rk_send", st);
+      ++sent;
+    }
+    rk_message* m = nullptr;
+    rk_status st = rk_receive(s.kernel, &m, sent - got >= window ? 100 : 0);
+    const int64_t t = now_ns();
+    if (st == RK_OK) {
+      rk_message_release(m);
+      ++got;
+      if (t >= start && t < end) ++counted;
+    } else if (st != RK_E_TIMEOUT && st != RK_E_EMPTY) {
+      return c.fail_rk("rk_receive", st);
+    }
+    if (t >= end) break;
+  }
+  while (got < sent) {  // leave nothing in flight
+    rk_message* m = nullptr;
+    if (rk_status st = rk_receive(s.kernel, &m, 10000)) return c.fail_rk("rk_receive (drain)", st);
+    rk_message_release(m);
+    ++got;
+  }
+  c.slot_.count = counted;
+  c.slot_.bytes = counted * c.payload_.size();
+  return 0;
+}
+
+// cpu_ipc memory: per client a request queue then a reply queue.
+struct IpcQueues {
+  std::vector<RawQueue> req, rep;
+  IpcQueues(SharedMemory& m, uint32_t clients, uint64_t queue_bytes) {
+    auto* base = static_cast<std::byte*>(m.data());
+    for (uint32_t i = 0; i < clients; ++i) {
+      req.emplace_back(base + (2 * i) * queue_bytes);
+      rep.emplace_back(base + (2 * i + 1) * queue_bytes);
+    }
+  }
+};
+
+int ipc_echo(Board& board, SharedMemory& mem, const Args& a) {
+  const uint32_t n = board.header().clients;
+  IpcQueues q(mem, n, a.num("queue_bytes"));
+  Spinner spin;
+  while (board.header().stop.load(std::memory_order_acquire) == 0) {
+    bool any = false;
+    for (uint32_t i = 0; i < n; ++i) {
+      // Bursts of at most 32 per client and pass, like the CPU worker.
+      for (int burst = 0; burst < 32; ++burst) {
+        uint32_t len = 0;
+        const std::byte* body = q.req[i].try_front(len);
+        if (!body || !q.rep[i].try_push(body, len)) break;
+        q.req[i].pop();
+        any = true;
+      }
+    }
+    if (!any) spin.wait();
+  }
+  return 0;
+}
+
+int ipc_latency(Client& c, SharedMemory& mem) {
+  IpcQueues q(mem, 1, c.args_.num("queue_bytes"));
+  const uint64_t rounds = c.args_.num("rounds"), warmup = c.args_.num("warmup");
+  std::vector<unsigned char> back(c.payload_.size());
+  const uint32_t len = uint32_t(c.payload_.size());
+  Spinner spin;
+  for (uint64_t i = 0; i < warmup + rounds; ++i) {
+    const int64_t t0 = now_ns();
+    while (!q.req[0].try_push(c.payload_.data(), len)) spin.wait();
+    const std::byte* body = nullptr;
+    uint32_t got = 0;
+    while (!(body = q.rep[0].try_front(got))) spin.wait();
+    std::memcpy(back.data(), body, std::min<size_t>(got, back.size()));  // the reader takes the bytes, as rk does not need to
+    q.rep[0].pop();
+    const int64_t t1 = now_ns();
+    if (got != len) return c.fail("cpu_ipc reply length differs");
+    if (i >= warmup) c.record_sample(i - warmup, uint64_t(t1 - t0));
+  }
+  c.slot_.count = rounds;
+  c.slot_.bytes = rounds * len;
+  c.slot_.samples = rounds;
+  return 0;
+}
+
+int ipc_stream(Client& c, SharedMemory& mem) {
+  IpcQueues q(mem, c.board_.header().clients, c.args_.num("queue_bytes"));
+  RawQueue& req = q.req[c.index_];
+  RawQueue& rep = q.rep[c.index_];
+  const uint64_t window = c.args_.num("window", stream_window(c.payload_.size()));
+  const uint32_t len = uint32_t(c.payload_.size());
+  if (!c.arrive_and_wait()) return c.fail("no start signal");
+  const int64_t start = c.board_.header().start_ns, end = c.board_.header().end_ns;
+  uint64_t sent = 0, got = 0, counted = 0;
+  Spinner spin;
+  for (;;) {
+    while (sent - got < window && req.try_push(c.payload_.data(), len)) ++sent;
+    uint32_t n = 0;
+    const int64_t t = now_ns();
+    if (rep.try_front(n)) {
+      rep.pop();
+      ++got;
+      if (t >= start && t < end) ++counted;
+    } else {
+      spin.wait();
+    }
+    if (t >= end) break;
+  }
+  const int64_t give_up = now_ns() + 10'000'000'000;
+  while (got < sent && now_ns() < give_up) {
+    uint32_t n = 0;
+    if (rep.try_front(n)) {
+      rep.pop();
+      ++got;
+    } else {
+      spin.wait();
+    }
+  }
+  c.slot_.count = counted;
+  c.slot_.bytes = counted * len;
+  return got == sent ? 0 : c.fail("cpu_ipc replies missing after the window");
+}
+
+int floor_ping(Client& c, SharedMemory& mem) {
+  auto* base = static_cast<unsigned char*>(mem.data());
+  auto* req = reinterpret_cast<FloorLine*>(base);
+  auto* rep = req + 1;
+  std::atomic_ref<uint64_t> seq(req->seq), done(rep->seq);
+  const uint64_t rounds = c.args_.num("rounds"), warmup = c.args_.num("warmup");
+  const size_t len = c.payload_.size();
+  std::vector<unsigned char> back(len);
+  const int64_t give_up_ns = 10'000'000'000;
+  for (uint64_t i = 1; i <= warmup + rounds; ++i) {
+    const int64_t t0 = now_ns();
+    std::memcpy(base + kFloorReqPayload, c.payload_.data(), len);
+    seq.store(i, std::memory_order_release);  // payload before the sequence
+    while (done.load(std::memory_order_acquire) != i)
+      if (now_ns() - t0 > give_up_ns) return c.fail("floor kernel does not answer");
+    std::memcpy(back.data(), base + kFloorRepPayload, len);
+    const int64_t t1 = now_ns();
+    if (i > warmup) c.record_sample(i - 1 - warmup, uint64_t(t1 - t0));
+  }
+  if (std::memcmp(back.data(), c.payload_.data(), len) != 0) return c.fail("floor reply differs from the request");
+  c.slot_.count = rounds;
+  c.slot_.bytes = rounds * len;
+  c.slot_.samples = rounds;
+  return 0;
+}
+
+}  // namespace
+
+int client_main(int argc, char** argv) {
+  if (argc < 3) return 2;
+  const std::string mode = argv[2];
+  Args a;
+  for (int i = 3; i < argc; ++i) {
+    const char* eq = std::strchr(argv[i], '=');
+    if (eq) a.kv[std::string(argv[i], size_t(eq - argv[i]))] = eq + 1;
+  }
+  auto board = Board::adopt(3);
+  if (!board) {
+    std::fprintf(stderr, "ringkernel-bench --client %s: no board on descriptor 3\n", mode.c_str());
+    return 2;
+  }
+  std::optional<SharedMemory> mem;
+  if (mode.rfind("ipc-", 0) == 0 || mode == "floor-ping") {
+    auto m = SharedMemory::adopt(4);
+    if (!m) return 2;
+    mem.emplace(std::move(*m));
+  }
+  if (mode == "ipc-echo") return ipc_echo(*board, *mem, a);
+  Client c(*board, a);
+  if (mode == "rk-latency") return rk_latency(c);
+  if (mode == "rk-stream") return rk_stream(c);
+  if (mode == "ipc-latency") return ipc_latency(c, *mem);
+  if (mode == "ipc-stream") return ipc_stream(c, *mem);
+  if (mode == "floor-ping") return floor_ping(c, *mem);
+  return c.fail("unknown client mode " + mode);
+}
+
+}  // namespace rk::bench

@@ -1,0 +1,16 @@
+// gpu_baselines.h for builds without CUDA: every baseline says why it did not run.
+#include "bench/e2e/gpu_baselines.h"
+
+namespace rk::bench {
+
+namespace {
+constexpr const char* kWhy = "built without CUDA";
+}
+
+GpuProbe gpu_probe() { return GpuProbe{false, "", kWhy}; }
+GpuSamples gpu_launch_round_trips(size_t, size_t, size_t) { return GpuSamples{{}, kWhy}; }
+GpuSamples gpu_graph_round_trips(size_t, size_t, size_t) { return GpuSamples{{}, kWhy}; }
+std::string gpu_floor_begin(GpuFloor&, void*, size_t, uint64_t) { return kWhy; }
+std::string gpu_floor_finish(GpuFloor&) { return {}; }
+
+}  // namespace rk::bench
