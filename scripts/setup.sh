@@ -14,6 +14,8 @@ packages=(
   golang-go
   python3 python3-matplotlib
   procps
+  libcpp-httplib-dev libtomlplusplus-dev libsystemd-dev
+  prometheus systemd dpkg-dev
 )
 # Rust: use the toolchain already on the machine if there is one (rustup's
 # in ~/.cargo/bin, or Debian's); otherwise take Debian's.

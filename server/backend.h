@@ -30,6 +30,9 @@ class Backend {
   virtual const KernelDef* find_kernel(const std::string& name) const;
   // Starts a persistent kernel, inactive. On failure `why` says why.
   virtual Result<std::unique_ptr<Executor>> launch(const LaunchSpec& spec, std::string& why) = 0;
+  // Times this backend restarted its device (a GPU worker that died or
+  // hung and was replaced), for /metrics. Backends without one: 0.
+  virtual uint64_t device_resets() const { return 0; }
 };
 
 }  // namespace rk::server

@@ -126,6 +126,30 @@ Errc ControlServer::listen(std::string& why) {
     why = std::string("listen: ") + std::strerror(errno);
     return Errc::internal;
   }
+  return start_loop(why);
+}
+
+Errc ControlServer::adopt(int fd, std::string& why) {
+  int type = 0;
+  int listening = 0;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof type, alen = sizeof addr, llen = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &llen) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0 || addr.ss_family != AF_UNIX ||
+      type != SOCK_SEQPACKET || !listening) {
+    why = "the socket passed by systemd must be a listening AF_UNIX SOCK_SEQPACKET socket "
+          "(ListenSequentialPacket= in the .socket unit)";
+    return Errc::invalid_argument;
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  listen_fd_ = fd;
+  created_socket_ = false;
+  return start_loop(why);
+}
+
+Errc ControlServer::start_loop(std::string& why) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -135,6 +159,10 @@ Errc ControlServer::listen(std::string& why) {
   add_fd(epoll_fd_, listen_fd_, kListenTag);
   add_fd(epoll_fd_, wake_fd_, kWakeTag);
   add_fd(epoll_fd_, signal_fd_, kSignalTag);
+  if (epoll_fd_ < 0 || signal_fd_ < 0) {
+    why = std::string("epoll/signalfd: ") + std::strerror(errno);
+    return Errc::internal;
+  }
   return Errc::ok;
 }
 
@@ -271,6 +299,7 @@ int ControlServer::run(Service& service) {
         while (read(wake_fd_, &v, sizeof v) > 0) {
         }
         service.scan();
+        for (auto& hook : wake_hooks_) hook();
       } else if (tag == kSignalTag) {
         signalfd_siginfo si;
         while (read(signal_fd_, &si, sizeof si) > 0)

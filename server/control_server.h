@@ -6,9 +6,11 @@
 #pragma once
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "server/service.h"
 
@@ -29,6 +31,10 @@ class ControlServer {
   // Creates the socket directory (0700, or 0710 with a group) and the
   // socket. Refuses to steal the socket of a running server.
   Errc listen(std::string& why);
+  // Serves a socket that is already bound and listening (systemd socket
+  // activation): AF_UNIX, SOCK_SEQPACKET. The socket file is not ours to
+  // remove on exit.
+  Errc adopt(int fd, std::string& why);
   // Serves until SIGTERM/SIGINT (blocked by the caller before any thread
   // starts) or stop(). Returns the process exit code.
   int run(Service& service);
@@ -36,11 +42,15 @@ class ControlServer {
   void stop();
   // Wakes run() to look at kernels (passed to backends as ControlWake).
   void wake();
+  // Runs `hook` on the control thread after every wake-up, after the
+  // Service's scan (the metrics exchange and the systemd watchdog).
+  void on_wake(std::function<void()> hook) { wake_hooks_.push_back(std::move(hook)); }
 
  private:
   void accept_clients(Service& service);
   void serve_session(Service& service, uint64_t session_id);
   bool admitted(const ucred& peer) const;
+  Errc start_loop(std::string& why);  // epoll over the listening socket, wake and signals
 
   ControlOptions options_;
   int listen_fd_ = -1;
@@ -50,6 +60,7 @@ class ControlServer {
   int reserve_fd_ = -1;  // spent to accept-and-refuse when descriptors run out
   bool stopping_ = false;
   bool created_socket_ = false;
+  std::vector<std::function<void()>> wake_hooks_;
 };
 
 }  // namespace rk::server

@@ -7,6 +7,7 @@
 
 #include "server/channel.h"
 #include "server/control_block.h"
+#include "server/latency_histogram.h"
 
 namespace rk::server {
 
@@ -18,6 +19,12 @@ struct Telemetry {
   uint64_t epoch = 0;
   uint16_t last_error = 0;
   bool terminated = false, faulted = false, parked = false;
+  // Sampled handler latency for Prometheus: the sum and count of the
+  // samples, and their histogram where the backend keeps one
+  // (has_latency_buckets false: only sum and count are known).
+  uint64_t latency_sum_ns = 0, latency_samples = 0;
+  bool has_latency_buckets = false;
+  LatencyBucketCounts latency_buckets{};
 };
 
 // Called from the kernel's side (any thread) when the control thread has

@@ -10,6 +10,9 @@
 #include "schema/wire.h"
 #include "server/backends.h"
 #include "server/control_server.h"
+#include "server/metrics_exchange.h"
+#include "server/metrics_http.h"
+#include "server/prometheus_format.h"
 #include "server/service.h"
 
 int main(int argc, char** argv) {
@@ -36,6 +39,10 @@ int main(int argc, char** argv) {
   app.add_option("--terminate-timeout-ms", terminate_timeout_ms, "default wait for a kernel to exit")
       ->check(CLI::Range(int64_t{1}, int64_t{600000}))
       ->capture_default_str();
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (port 0: any free "
+                 "port, logged at start); off by default");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("ringkerneld"));
@@ -64,6 +71,11 @@ int main(int argc, char** argv) {
   }
 
   std::string why;
+  std::optional<rk::server::ListenAddress> metrics_address;
+  if (!metrics_listen.empty() && !(metrics_address = rk::server::parse_listen_address(metrics_listen, why))) {
+    spdlog::error("--metrics-listen: {}", why);
+    return 2;
+  }
   // Backends first: a server that cannot serve what was asked for (e.g.
   // --backend cuda without a device) never opens its socket.
   rk::server::ControlServer server(control);
@@ -83,5 +95,25 @@ int main(int argc, char** argv) {
   options.default_backend = rk::server::preferred_backend(backends);
   rk::server::Service service(options, std::move(backends), wake);
   spdlog::info("ringkerneld listening on {} (backend {})", socket_path, options.default_backend);
+
+  // /metrics: the HTTP thread asks, the control loop answers when it next
+  // runs (it never waits for the HTTP side).
+  rk::server::MetricsExchange exchange(wake);
+  server.on_wake([&] {
+    if (uint64_t ticket = exchange.wanted()) exchange.provide(service.metrics_snapshot(), ticket);
+  });
+  std::unique_ptr<rk::server::MetricsHttp> metrics;
+  if (metrics_address) {
+    metrics = std::make_unique<rk::server::MetricsHttp>([&exchange]() -> std::optional<std::string> {
+      auto snapshot = exchange.fetch(2000);
+      if (!snapshot) return std::nullopt;
+      return rk::server::render_prometheus(*snapshot);
+    });
+    if (metrics->start(*metrics_address, why) != rk::Errc::ok) {
+      spdlog::error("{}", why);
+      return 1;
+    }
+    spdlog::info("metrics at http://{}:{}/metrics", metrics_address->host, metrics->port());
+  }
   return server.run(service);
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "kernels/registry.h"
 #include "ringkernel/ringkernel.h"
@@ -26,8 +27,13 @@ rk::schema::Backend backend_enum(const std::string& name) {
   return name == "cuda" ? rk::schema::Backend::CUDA : rk::schema::Backend::CPU;
 }
 
-// Unread request bytes of a channel, from the ring's published indices (the
-// kernel owns the consumer object; the control thread only looks).
+bool valid_ring_bytes(uint64_t v) {
+  return v == 0 || (v >= 4096 && v <= (64ull << 20) && (v & (v - 1)) == 0);
+}
+
+}  // namespace
+
+// The kernel owns the consumer object; the control thread only looks.
 uint64_t queued_bytes(const Channel& ch) {
   auto* h = reinterpret_cast<shm::RingHeader*>(static_cast<std::byte*>(ch.segment->data()) + ch.area_offset);
   uint64_t tail = std::atomic_ref<uint64_t>(h->tail).load(std::memory_order_relaxed);
@@ -36,15 +42,12 @@ uint64_t queued_bytes(const Channel& ch) {
   return d > ch.requests.config().capacity ? 0 : d;
 }
 
-bool valid_ring_bytes(uint64_t v) {
-  return v == 0 || (v >= 4096 && v <= (64ull << 20) && (v & (v - 1)) == 0);
-}
-
-}  // namespace
-
 Service::Service(ServiceOptions options, std::map<std::string, std::unique_ptr<Backend>> backends,
                  ControlWake wake_control)
-    : options_(std::move(options)), backends_(std::move(backends)), wake_control_(std::move(wake_control)) {}
+    : options_(std::move(options)),
+      backends_(std::move(backends)),
+      wake_control_(std::move(wake_control)),
+      start_time_s_(uint64_t(std::time(nullptr))) {}
 
 Service::~Service() { shutdown(); }
 
@@ -373,6 +376,7 @@ void Service::finish_instance(KernelInstance& k) {
   k.fault = k.executor->fault_message();
   k.executor.reset();  // joins the worker, which has left its loop
   k.state = faulted ? KernelState::FAULTED : KernelState::TERMINATED;
+  if (faulted) ++kernel_faults_;
   registry_.forget_name(k);
   for (const ChannelPtr& ch : k.channels) Session::mark_channel(ch, faulted ? shm::kSlotFaulted : shm::kSlotClosed);
   if (faulted) spdlog::warn("kernel #{} ({}) faulted: {}", k.id, k.def->name, k.fault);

@@ -12,6 +12,7 @@
 
 #include "rk_schema/control.capnp.h"
 #include "server/backend.h"
+#include "server/metrics_snapshot.h"
 #include "server/registry.h"
 #include "server/session.h"
 
@@ -51,6 +52,8 @@ class Service {
   // Terminates every kernel (waiting up to the termination timeout each)
   // and closes every session.
   void shutdown();
+  // The figures /metrics reports (service_metrics.cpp). Loads only.
+  MetricsSnapshot metrics_snapshot();
 
  private:
   using Reply = rk::schema::Reply::Builder;
@@ -91,10 +94,15 @@ class Service {
   std::vector<DeferredTerminate> deferred_;
   std::vector<uint64_t> to_close_;
   uint64_t next_session_id_ = 1;
+  uint64_t kernel_faults_ = 0;  // instances that ended FAULTED
+  uint64_t start_time_s_ = 0;   // wall clock at construction
 
  public:
   uint64_t allocate_session_id() { return next_session_id_++; }
 };
+
+// Unread request bytes of a channel, from the ring's published indices.
+uint64_t queued_bytes(const Channel& ch);
 
 // Fills an error reply.
 void fail(rk::schema::Reply::Builder out, Errc code, const std::string& message);

@@ -72,7 +72,11 @@ Telemetry CpuExecutor::telemetry() const {
   uint64_t mn = at(cb.latency_min_ns).load(std::memory_order_relaxed);
   t.latency_min_ns = mn == UINT64_MAX ? 0 : mn;
   t.latency_max_ns = at(cb.latency_max_ns).load(std::memory_order_relaxed);
-  t.latency_avg_ns = handled ? at(cb.latency_sum_ns).load(std::memory_order_relaxed) / handled : 0;
+  t.latency_sum_ns = at(cb.latency_sum_ns).load(std::memory_order_relaxed);
+  t.latency_samples = handled;
+  t.latency_avg_ns = handled ? t.latency_sum_ns / handled : 0;
+  t.has_latency_buckets = true;
+  t.latency_buckets = latency_.load();
   uint64_t hb = at(cb.heartbeat_ns).load(std::memory_order_relaxed);
   uint64_t now = monotonic_ns();
   t.heartbeat_age_ns = hb && now > hb ? now - hb : 0;
@@ -144,6 +148,7 @@ size_t CpuExecutor::serve(Channel& ch) {
       at(cb_.latency_sum_ns).store(cb_.latency_sum_ns + dt, std::memory_order_relaxed);
       if (dt < cb_.latency_min_ns) at(cb_.latency_min_ns).store(dt, std::memory_order_relaxed);
       if (dt > cb_.latency_max_ns) at(cb_.latency_max_ns).store(dt, std::memory_order_relaxed);
+      latency_.record(dt);
     }
     if (d.status != Errc::ok) {
       at(cb_.errors).store(cb_.errors + 1, std::memory_order_relaxed);

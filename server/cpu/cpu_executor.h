@@ -36,6 +36,7 @@ class CpuExecutor final : public Executor {
 
   LaunchSpec spec_;
   ControlBlock cb_{};
+  LatencyHistogram latency_;  // the sampled handler times, by bucket
   std::vector<std::byte> state_;  // the kernel's persistent state, zeroed
 
   mutable std::mutex mu_;          // guards pending_
