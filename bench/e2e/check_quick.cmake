@@ -1,6 +1,7 @@
 # ctest ringkernel_bench_quick: runs `ringkernel-bench --quick --backend cpu
 # --json OUT` and checks that OUT parses and holds records of every scenario
 # and of the cpu_ipc baseline. No timing is asserted.
+cmake_minimum_required(VERSION 3.25)
 file(REMOVE ${OUT})
 execute_process(COMMAND ${BENCH} --quick --backend cpu --json ${OUT}
   RESULT_VARIABLE rc TIMEOUT 280)
