@@ -38,6 +38,16 @@ namespace {
 
 using nlohmann::json;
 
+// The daemon this run started, stopped by a SIGINT / SIGTERM of the harness
+// (client processes die with the harness by PR_SET_PDEATHSIG).
+volatile sig_atomic_t g_daemon_pid = 0;
+
+void on_signal(int sig) {
+  if (g_daemon_pid > 0) kill(pid_t(g_daemon_pid), SIGTERM);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 struct Options {
   std::string daemon;  // path of ringkerneld; default: next to this program
   std::string socket;  // use a running daemon instead
@@ -203,6 +213,7 @@ bool Harness::start_daemon() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  if (daemon_) g_daemon_pid = daemon_->pid();
   rk_server_info_init(&info_);
   if (rk_status s = rk_server_info_get(client_, &info_)) {
     std::fprintf(stderr, "server info: %s\n", rk_status_string(s));
@@ -215,6 +226,7 @@ void Harness::stop_daemon() {
   rk_disconnect(client_);
   client_ = nullptr;
   if (daemon_) {
+    g_daemon_pid = 0;
     daemon_->terminate();
     if (daemon_->wait(15000) != 0) note("ringkerneld did not exit cleanly on SIGTERM");
     daemon_.reset();
@@ -636,6 +648,8 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], kClientFlag) == 0) return client_main(argc, argv);
   setvbuf(stdout, nullptr, _IOLBF, 0);  // figures survive a killed run
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
   Options o;
   CLI::App app{"ringkernel-bench — end-to-end latency, throughput, fairness and idle cost of RingKernel, beside "
                "same-run baselines (cpu_ipc; floor, launch, graph on a GPU)"};
