@@ -594,6 +594,19 @@ int Harness::run() {
     else
       note("GPU baselines (floor, launch, graph) skipped: " + gpu_.detail);
   }
+  std::printf("\n%-12s %-5s %-10s %6s %4s %9s %9s %9s %9s %9s %9s %9s  %s\n", "scenario", "back", "impl", "bytes", "cli",
+              "p50", "p90", "p99", "p99.9", "max", "msg/s", "B/s", "vs same-run baseline");
+  // Baselines first, before any RingKernel kernel is resident: a persistent
+  // kernel polling host memory would otherwise share the GPU and PCIe with them.
+  if (wants("latency"))
+    for (uint64_t p : o_.payloads) {
+      ipc_latency(p);
+      if (gpu_baselines_) {
+        floor_latency(p);
+        gpu_latency("launch", p);
+        gpu_latency("graph", p);
+      }
+    }
   for (const auto& b : o_.backends) {
     if (b == "cuda" && !info_.has_cuda) {
       note("backend cuda skipped: the daemon offers no CUDA backend");
@@ -605,18 +618,9 @@ int Harness::run() {
     }
     if (launch_shared(b)) backends_.push_back(b);
   }
-  std::printf("\n%-12s %-5s %-10s %6s %4s %9s %9s %9s %9s %9s %9s %9s  %s\n", "scenario", "back", "impl", "bytes", "cli",
-              "p50", "p90", "p99", "p99.9", "max", "msg/s", "B/s", "vs same-run baseline");
   if (wants("latency")) {
-    for (uint64_t p : o_.payloads) {
-      ipc_latency(p);
-      if (gpu_baselines_) {
-        floor_latency(p);
-        gpu_latency("launch", p);
-        gpu_latency("graph", p);
-      }
+    for (uint64_t p : o_.payloads)
       for (const auto& b : backends_) rk_latency(b, p, "latency", 0);
-    }
     for (const auto& b : backends_) rk_latency(b, 64, "latency_idle", o_.idle_clients);
   }
   if (wants("throughput"))
