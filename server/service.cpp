@@ -176,35 +176,44 @@ void Service::bind(Session& s, KernelInstance& k, Reply out, int& pass_fd) {
   pass_fd = k.bell_segment.fd();
 }
 
-void Service::on_launch(Session& s, rk::schema::Launch::Reader req, Reply out, int& pass_fd) {
-  const std::string kind = req.getKernel();
-  std::string backend_name = options_.default_backend;
-  if (req.getBackend() == rk::schema::Backend::CPU) backend_name = "cpu";
-  if (req.getBackend() == rk::schema::Backend::CUDA) backend_name = "cuda";
+Result<KernelInstance*> Service::start_instance(const InstanceRequest& r, uint64_t owner_session, uid_t owner_uid,
+                                                std::string& why) {
+  std::string backend_name = r.backend == "auto" || r.backend.empty() ? options_.default_backend : r.backend;
   auto backend = backends_.find(backend_name);
-  if (backend == backends_.end())
-    return fail(out, Errc::no_device, "backend '" + backend_name + "' is not available on this server");
-  const KernelDef* def = backend->second->find_kernel(kind);
-  if (!def) return fail(out, Errc::not_found, "unknown kernel '" + kind + "'");
-  const std::string name = req.getInstanceName();
-  if (!name.empty() && registry_.find_shared(name))
-    return fail(out, Errc::invalid_argument, "an instance named '" + name + "' already exists");
-  if (!valid_ring_bytes(req.getRingBytes()))
-    return fail(out, Errc::invalid_argument, "ring_bytes must be 0 or a power of two in [4 KiB, 64 MiB]");
+  if (backend == backends_.end()) {
+    why = "backend '" + backend_name + "' is not available on this server";
+    return Errc::no_device;
+  }
+  const KernelDef* def = backend->second->find_kernel(r.kernel);
+  if (!def) {
+    why = "unknown kernel '" + r.kernel + "'";
+    return Errc::not_found;
+  }
+  if (!r.name.empty() && registry_.find_shared(r.name)) {
+    why = "an instance named '" + r.name + "' already exists";
+    return Errc::invalid_argument;
+  }
+  if (!valid_ring_bytes(r.ring_bytes)) {
+    why = "ring_bytes must be 0 or a power of two in [4 KiB, 64 MiB]";
+    return Errc::invalid_argument;
+  }
 
   // Only ever shared as a descriptor, sealed against a client shrinking it.
   auto bell = shm::Segment::create_sealed(shm::kKernelBellBytes);
-  if (!bell) return fail(out, bell.error(), "cannot create the kernel's bell page");
+  if (!bell) {
+    why = "cannot create the kernel's bell page";
+    return bell.error();
+  }
 
   auto k = std::make_unique<KernelInstance>();
   k->id = registry_.next_id();
   k->def = def;
-  k->instance_name = name;
-  k->owner_session = s.id();
-  k->owner_uid = s.peer().uid;
+  k->instance_name = r.name;
+  k->owner_session = owner_session;
+  k->owner_uid = owner_uid;
   k->backend = backend_name;
-  k->device = req.getDevice();
-  k->ring_bytes = req.getRingBytes();
+  k->device = r.device;
+  k->ring_bytes = r.ring_bytes ? r.ring_bytes : options_.default_ring_bytes;
   k->bell_segment = std::move(*bell);
   k->bell = reinterpret_cast<shm::KernelBell*>(static_cast<std::byte*>(k->bell_segment.data()) +
                                                sizeof(shm::SegmentHeader));
@@ -212,26 +221,61 @@ void Service::on_launch(Session& s, rk::schema::Launch::Reader req, Reply out, i
   LaunchSpec spec;
   spec.def = def;
   spec.instance_id = k->id;
-  spec.grid = req.getGrid();
-  spec.block = req.getBlock();
-  spec.device = req.getDevice();
+  spec.grid = r.grid;
+  spec.block = r.block;
+  spec.device = r.device;
   spec.bell = k->bell;
   spec.bell_fd = k->bell_segment.fd();
   spec.wake_control = wake_control_;
-  std::string why;
   auto exec = backend->second->launch(spec, why);
-  if (!exec) return fail(out, exec.error(), "launch of '" + kind + "' failed: " + why);
+  if (!exec) {
+    why = "launch of '" + r.kernel + "' failed: " + why;
+    return exec.error();
+  }
   k->executor = std::move(*exec);
   k->state = KernelState::LAUNCHED;
-  KernelInstance& ref = registry_.add(std::move(k));
+  return &registry_.add(std::move(k));
+}
+
+void Service::on_launch(Session& s, rk::schema::Launch::Reader req, Reply out, int& pass_fd) {
+  InstanceRequest r;
+  r.kernel = req.getKernel();
+  r.name = req.getInstanceName();
+  if (req.getBackend() == rk::schema::Backend::CPU) r.backend = "cpu";
+  if (req.getBackend() == rk::schema::Backend::CUDA) r.backend = "cuda";
+  r.device = req.getDevice();
+  r.ring_bytes = req.getRingBytes();
+  r.grid = req.getGrid();
+  r.block = req.getBlock();
+  std::string why;
+  auto started = start_instance(r, s.id(), s.peer().uid, why);
+  if (!started) return fail(out, started.error(), why);
+  KernelInstance& ref = **started;
   bind(s, ref, out, pass_fd);
   if (out.getStatus() != 0) {  // no channel: undo the launch
     ref.executor.reset();
     registry_.remove(ref.id);
     return;
   }
-  spdlog::info("session {}: launched {} #{}{} on {}", s.id(), kind, ref.id,
-               name.empty() ? "" : " as '" + name + "'", backend_name);
+  spdlog::info("session {}: launched {} #{}{} on {}", s.id(), r.kernel, ref.id,
+               r.name.empty() ? "" : " as '" + r.name + "'", ref.backend);
+}
+
+Errc Service::launch_shared(const InstanceRequest& r, bool activate, std::string& why) {
+  if (r.name.empty()) {
+    why = "a kernel launched at start needs a name";
+    return Errc::invalid_argument;
+  }
+  // Owned by no session and by the daemon's user: it lives until terminated.
+  auto started = start_instance(r, 0, geteuid(), why);
+  if (!started) return started.error();
+  KernelInstance& k = **started;
+  if (activate) {
+    k.executor->set_active(true);
+    k.state = KernelState::ACTIVE;
+  }
+  spdlog::info("launched {} #{} as '{}' on {}{}", r.kernel, k.id, r.name, k.backend, activate ? ", active" : "");
+  return Errc::ok;
 }
 
 void Service::on_attach(Session& s, rk::schema::Attach::Reader req, Reply out, int& pass_fd) {

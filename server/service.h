@@ -20,9 +20,20 @@ namespace rk::server {
 
 struct ServiceOptions {
   SessionLimits limits;
+  uint64_t default_ring_bytes = 0;  // per ring direction when a launch says 0; 0: 1 MiB
   int64_t terminate_timeout_ms = 5000;
   std::string default_backend = "cpu";  // what "auto" means on this host
   std::string version = "0.1.0";
+};
+
+// What to launch: the fields of a launch request.
+struct InstanceRequest {
+  std::string kernel;
+  std::string name;              // empty: private to its session
+  std::string backend = "auto";  // "auto": the server's default
+  int32_t device = -1;
+  uint64_t ring_bytes = 0;       // 0: ServiceOptions::default_ring_bytes
+  uint32_t grid = 0, block = 0;
 };
 
 class Service {
@@ -52,6 +63,9 @@ class Service {
   // Terminates every kernel (waiting up to the termination timeout each)
   // and closes every session.
   void shutdown();
+  // Launches a named shared instance owned by no session (the kernels of
+  // the configuration file), activated if asked. On failure `why` says why.
+  Errc launch_shared(const InstanceRequest& request, bool activate, std::string& why);
   // The figures /metrics reports (service_metrics.cpp). Loads only.
   MetricsSnapshot metrics_snapshot();
 
@@ -68,6 +82,9 @@ class Service {
   void on_list(Session& s, Reply out);
   void on_server_info(Reply out);
 
+  // Creates the instance and starts its kernel (inactive), unbound.
+  Result<KernelInstance*> start_instance(const InstanceRequest& r, uint64_t owner_session, uid_t owner_uid,
+                                         std::string& why);
   // Binds a new channel of `s` to `k` and fills the Bound reply.
   void bind(Session& s, KernelInstance& k, Reply out, int& pass_fd);
   // The instance `id` if `s` is bound to it, else fills an error reply.
