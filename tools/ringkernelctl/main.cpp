@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tools/ringkernelctl/commands.h"
+#include "tools/ringkernelctl/top.h"
 
 namespace {
 
@@ -112,6 +113,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 1000000u))
       ->capture_default_str();
 
+  rk::ctl::TopArgs top_args;
+  auto* top = app.add_subcommand(
+      "top", "a refreshing table of the shared instances: message rate, counters, queue, latency (until Ctrl-C, or "
+             "--iterations). With --json: one JSON object per refresh, one per line");
+  top->add_option("--iterations,-n", top_args.iterations, "refreshes before exiting (0: until interrupted)")
+      ->capture_default_str();
+  top->add_option("--interval-ms,-d", top_args.interval_ms, "time between refreshes")
+      ->check(CLI::Range(10u, 3600000u))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -147,6 +158,8 @@ int main(int argc, char** argv) {
       rk::ctl::cmd_lifecycle(g, which, need_name(terminate_arg));
     else if (which == "call")
       rk::ctl::cmd_call(g, call_args);
+    else if (which == "top")
+      rk::ctl::cmd_top(g, top_args);
   } catch (const UsageError& e) {
     std::cerr << "ringkernelctl: " << e.what() << "\n";
     return kExitUsage;
