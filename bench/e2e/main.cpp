@@ -195,12 +195,12 @@ bool Harness::start_daemon() {
     daemon_dir_ = tmpl;
     socket_ = daemon_dir_ + "/rk.sock";
     const std::string path = o_.daemon.empty() ? self_dir() + "/ringkerneld" : o_.daemon;
-    if (auto c = Child::spawn(path, {"--socket", socket_, "--backend", "auto", "--log-level", "warn"}))
-      daemon_.emplace(std::move(*c));
-    else {
+    auto c = Child::spawn(path, {"--socket", socket_, "--backend", "auto", "--log-level", "warn"});
+    if (!c) {
       std::fprintf(stderr, "cannot start %s\n", path.c_str());
       return false;
     }
+    daemon_.emplace(std::move(*c));
   }
   // The daemon probes its backends before it opens the socket: allow a while.
   const int64_t give_up = now_ns() + 60'000'000'000;
