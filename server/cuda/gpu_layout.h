@@ -62,12 +62,35 @@ struct ChannelTable {
 // requests up to and written the replies up to, with a copy of its table
 // entry (device memory is cached; the mapped table costs a PCIe read per
 // access).
+// Written by the block that owns the channel (slot % gridDim.x); the scout
+// reads `read` and `stalled` to tell when a terminating kernel has drained.
 struct DeviceCursor {
   DeviceChannel ch;
   uint64_t key;
   uint64_t read;          // request position consumed (published as head)
   uint64_t reply_tail;    // reply position produced (published as tail)
   uint64_t reply_head;    // last reply head seen from the client
+  uint64_t stalled;       // read + 1 when the last try at `read` made no progress
+};
+
+// A request tail as the scout posts it to the owning block: the low 16 bits
+// of the channel's key (a slot reused for another channel never takes an
+// older channel's tail) and the low 48 bits of the tail (the owner rebuilds
+// the rest from its own read position; a channel holds far less than 2^48).
+inline constexpr uint64_t kPendingTailBits = 48;
+inline constexpr uint64_t kPendingTailMask = (uint64_t(1) << kPendingTailBits) - 1;
+inline constexpr uint64_t pending_word(uint64_t key, uint64_t tail) {
+  return (key << kPendingTailBits) | (tail & kPendingTailMask);
+}
+
+// Device memory shared by the blocks of one kernel. Only the scout (block
+// 0, warp 0, the one warp that polls host memory) writes it; the others
+// poll it in L2 and never touch PCIe to find work.
+struct KernelShared {
+  uint64_t table_epoch;                // the channel table version the scout uses
+  uint32_t quit;                       // 1: leave the loop (terminated and drained)
+  uint32_t pad;
+  uint64_t pending[kMaxChannels];      // pending_word() of the newest tail seen
 };
 
 }  // namespace rk::server::gpu

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "server/cuda/worker/persistent_kernel.h"
+#include "server/cuda/worker/trace.h"
 #include "shm/clock.h"
 #include "shm/doorbell.h"
 
@@ -37,32 +38,57 @@ T* device_address(void* host) {
 template <class T>
 std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
 
-// Ring areas registered with CUDA, counted across instances: two kernels
+// Host memory registered with CUDA, counted across instances: two kernels
 // (or one, re-binding) may serve the same rings, and registering a range
 // twice is an error while unregistering it early pulls it from under the
-// other. Guarded by g_registry_mu.
+// other. Unregistering may wait for the whole device to go idle, which a
+// GPU running persistent kernels never does (seen on the H100: the worker
+// hung in cudaHostUnregister with other kernels running). So a range whose
+// count drops to zero stays registered, and its memory mapped, until no
+// kernel runs: unpin_idle(). Guarded by g_registry_mu.
+struct Pinned {
+  int count = 0;
+  std::shared_ptr<void> keep;  // owns the memory while it is registered
+};
 std::mutex g_registry_mu;
-std::map<std::byte*, int> g_registered;
+std::map<void*, Pinned> g_pinned;
+std::vector<void*> g_unpin;
 
-void register_area(std::byte* p, uint64_t bytes) {
+void pin(void* p, uint64_t bytes, std::shared_ptr<void> keep) {
   std::lock_guard lock(g_registry_mu);
-  if (g_registered[p]++ == 0) die_on(cudaHostRegister(p, bytes, cudaHostRegisterMapped), "register channel rings");
-}
-
-void unregister_area(std::byte* p) {
-  std::lock_guard lock(g_registry_mu);
-  auto it = g_registered.find(p);
-  if (it == g_registered.end()) return;
-  if (--it->second == 0) {
-    cudaHostUnregister(p);
-    g_registered.erase(it);
+  Pinned& e = g_pinned[p];
+  if (e.count++ == 0 && !e.keep) {
+    die_on(cudaHostRegister(p, bytes, cudaHostRegisterMapped), "cudaHostRegister");
+    e.keep = std::move(keep);
+  } else if (e.count == 1) {
+    std::erase(g_unpin, p);  // pinned again before it was dropped
   }
 }
+
+void unpin_later(void* p) {
+  std::lock_guard lock(g_registry_mu);
+  auto it = g_pinned.find(p);
+  if (it != g_pinned.end() && --it->second.count == 0) g_unpin.push_back(p);
+}
+
+
+constexpr size_t kTableBytes = (sizeof(ChannelTable) + 4095) / 4096 * 4096;
 
 constexpr uint32_t kStageIn = 256 * 1024;   // >= one max record + header, many small ones
 constexpr uint32_t kStageOut = 512 * 1024;  // replies of a full stage, with slack and padding
 
 }  // namespace
+
+void unpin_idle() {
+  std::lock_guard lock(g_registry_mu);
+  for (void* p : g_unpin) {
+    auto it = g_pinned.find(p);
+    if (it == g_pinned.end() || it->second.count != 0) continue;
+    cudaHostUnregister(p);
+    g_pinned.erase(it);  // and the memory may go
+  }
+  g_unpin.clear();
+}
 
 std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int control_fd, int bell_fd,
                                                  double& gpu_share, Exited on_exit, Errc& status, std::string& why) {
@@ -76,12 +102,8 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
     why = "cannot map the control page or the bell";
     return nullptr;
   }
-  g->control_seg_ = std::move(*control);
-  g->bell_seg_ = std::move(*bell);
-  die_on(cudaHostRegister(g->control_seg_.data(), g->control_seg_.size(), cudaHostRegisterMapped), "register control page");
-  die_on(cudaHostRegister(g->bell_seg_.data(), g->bell_seg_.size(), cudaHostRegisterMapped), "register bell");
-  g->control_ = reinterpret_cast<ControlPage*>(static_cast<std::byte*>(g->control_seg_.data()) + sizeof(shm::SegmentHeader));
-  g->bell_ = reinterpret_cast<shm::KernelBell*>(static_cast<std::byte*>(g->bell_seg_.data()) + sizeof(shm::SegmentHeader));
+  g->control_seg_ = std::make_shared<shm::Segment>(std::move(*control));
+  g->bell_seg_ = std::make_shared<shm::Segment>(std::move(*bell));
 
   // Co-residency: every persistent kernel must fit on the GPU at once, or
   // one of them would wait forever for SMs another never gives back.
@@ -98,6 +120,7 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   die_on(persistent_kernel_blocks_per_sm(g->block_, &per_sm), "occupancy");
   const double capacity = double(per_sm) * sms;
   g->share_ = capacity > 0 ? g->grid_ / capacity : 2.0;
+  trace("launch: occupancy known", uint64_t(per_sm));
   if (gpu_share + g->share_ > 1.0) {
     status = Errc::limit;
     why = "not co-resident: " + std::to_string(g->grid_) + " blocks of " + std::to_string(g->block_) +
@@ -106,22 +129,37 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
     return nullptr;
   }
 
+  // Checked above before anything was registered: a refused launch must
+  // not unregister (see unpin_later).
+  trace("launch: register control and bell", m.instance);
+  pin(g->control_seg_->data(), g->control_seg_->size(), g->control_seg_);
+  pin(g->bell_seg_->data(), g->bell_seg_->size(), g->bell_seg_);
+  g->control_ = reinterpret_cast<ControlPage*>(static_cast<std::byte*>(g->control_seg_->data()) + sizeof(shm::SegmentHeader));
+  g->bell_ = reinterpret_cast<shm::KernelBell*>(static_cast<std::byte*>(g->bell_seg_->data()) + sizeof(shm::SegmentHeader));
+
   // Nothing here may synchronise the whole device: other persistent
   // kernels never finish. So: stream-ordered allocation on our own
   // non-blocking stream, and registered (not cudaHostAlloc'd) host memory.
+  trace("launch: stream", m.instance);
   die_on(cudaStreamCreateWithFlags(&g->stream_, cudaStreamNonBlocking), "stream");
-  g->table_ = static_cast<ChannelTable*>(std::aligned_alloc(4096, (sizeof(ChannelTable) + 4095) / 4096 * 4096));
-  std::memset(g->table_, 0, sizeof(ChannelTable));
-  die_on(cudaHostRegister(g->table_, sizeof(ChannelTable), cudaHostRegisterMapped), "register table");
+  std::shared_ptr<void> table(std::aligned_alloc(4096, kTableBytes), std::free);
+  g->table_ = static_cast<ChannelTable*>(table.get());
+  std::memset(g->table_, 0, kTableBytes);
+  trace("launch: register table", m.instance);
+  pin(g->table_, kTableBytes, std::move(table));
   KernelArgs& a = g->args_;
   a.control = device_address<ControlPage>(g->control_);
   a.bell = device_address<shm::KernelBell>(g->bell_);
   a.table = device_address<ChannelTable>(g->table_);
   cudaStream_t s = g->stream_;
+  trace("launch: alloc cursors", m.instance);
   die_on(cudaMallocAsync(reinterpret_cast<void**>(&a.cursors), sizeof(DeviceCursor) * kMaxChannels, s), "cursors");
   die_on(cudaMemsetAsync(a.cursors, 0, sizeof(DeviceCursor) * kMaxChannels, s), "cursors");
+  die_on(cudaMallocAsync(reinterpret_cast<void**>(&a.shared), sizeof(KernelShared), s), "shared");
+  die_on(cudaMemsetAsync(a.shared, 0, sizeof(KernelShared), s), "shared");
   a.stage_in = kStageIn;
   a.stage_out = kStageOut;
+  trace("launch: alloc scratch", m.instance);
   die_on(cudaMallocAsync(reinterpret_cast<void**>(&a.scratch), size_t(g->grid_) * (kStageIn + kStageOut), s), "scratch");
   a.state_bytes = m.state_bytes;
   if (m.state_bytes) {
@@ -131,13 +169,16 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.instance = m.instance;
   a.builtin = m.builtin;
   a.block_per_message = m.block_per_message;
+  trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
   // Clients bump the bell's seq after publishing, without a system call.
   at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
+  trace("launch: kernel", m.instance);
   g->trap_ = m.builtin == kTrapKernel;
   if (g->trap_) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
   else die_on(launch_persistent_kernel(a, g->grid_, g->block_, g->stream_), "launch");
+  trace("launch: launched", m.instance);
   gpu_share += g->share_;
   g->monitor_ = std::thread([p = g.get()] { p->monitor(); });
   g->waker_ = std::thread([p = g.get()] { p->waker(); });
@@ -147,32 +188,66 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
 
 GpuInstance::~GpuInstance() {
   stopping_.store(true);
-  shm::Doorbell(&bell_->parked).wake_all();
+  if (bell_) shm::Doorbell(&bell_->parked).wake_all();
   if (waker_.joinable()) waker_.join();
   if (monitor_.joinable()) monitor_.join();  // the kernel has exited
-  for (auto& c : channels_) unregister_area(c.area);
-  for (auto& c : retired_) unregister_area(c.area);
+  for (auto& c : channels_) unpin_later(c.area);
+  for (auto& c : retired_) unpin_later(c.area);
+  if (!stream_) return;  // never launched
   // Stream-ordered frees: no device-wide synchronisation.
   cudaFreeAsync(args_.cursors, stream_);
+  cudaFreeAsync(args_.shared, stream_);
   cudaFreeAsync(args_.scratch, stream_);
   if (args_.state) cudaFreeAsync(args_.state, stream_);
   cudaStreamSynchronize(stream_);
   cudaStreamDestroy(stream_);
-  cudaHostUnregister(table_);
-  std::free(table_);
-  cudaHostUnregister(control_seg_.data());
-  cudaHostUnregister(bell_seg_.data());
+  // The table, control page and bell stay pinned (and mapped) until no
+  // kernel runs: unpin_later.
+  unpin_later(table_);
+  unpin_later(control_seg_->data());
+  unpin_later(bell_seg_->data());
 }
 
 void GpuInstance::request_stop() {
   at(control_->cb.terminate_requested).store(1, std::memory_order_release);
 }
 
+void GpuInstance::trace_rings() {
+  std::lock_guard lock(mu_);
+  const BlockStats& b0 = control_->blocks[0];
+  char line[256];
+  std::snprintf(line, sizeof line, "kernel %u: active %u processed %llu parked %u table %llu/%llu", id_,
+                at(control_->cb.active).load(), (unsigned long long)at(b0.processed).load(), at(b0.parked).load(),
+                (unsigned long long)at(b0.seen_table_epoch).load(), (unsigned long long)at(control_->cb.table_epoch).load());
+  trace(line);
+  for (auto& c : channels_) {
+    std::snprintf(line, sizeof line, "  slot %u key %llu: request head %llu tail %llu, reply head %llu tail %llu, waiters %u/%u",
+                  c.index, (unsigned long long)table_->channels[c.index].key,
+                  (unsigned long long)at(c.request->head).load(), (unsigned long long)at(c.request->tail).load(),
+                  (unsigned long long)at(c.reply->head).load(), (unsigned long long)at(c.reply->tail).load(),
+                  at(c.reply->data_bell.waiters).load(), at(c.request->space_bell.waiters).load());
+    trace(line);
+  }
+}
+
 void GpuInstance::monitor() {
-  // Blocks until the kernel returns. An error here is a device fault.
-  die_on(cudaStreamSynchronize(stream_), "persistent kernel");
+  uint64_t polls = 0;
+  // Waits until the kernel returns; an error here is a device fault. Polls
+  // (1 ms, 50 µs once a stop is asked for) rather than blocking in
+  // cudaStreamSynchronize: one thread per kernel parked inside the driver
+  // is the suspect for a launch that hung in cudaHostRegister on the H100
+  // with three persistent kernels running.
+  for (;;) {
+    const cudaError_t e = cudaStreamQuery(stream_);
+    if (e == cudaSuccess) break;
+    if (e != cudaErrorNotReady) die_on(e, "persistent kernel");
+    const bool stopping = at(control_->cb.terminate_requested).load(std::memory_order_relaxed) != 0;
+    usleep(stopping ? 50 : 1000);
+    if (tracing() && ++polls % 250 == 0) trace_rings();
+  }
   at(control_->cb.terminated).store(1, std::memory_order_release);
   exited_.store(true);
+  trace("kernel exited", id_);
   shm::Doorbell(&bell_->parked).wake_all();
   on_exit_(id_);
 }
@@ -211,13 +286,15 @@ Errc GpuInstance::bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> se
   c.area = static_cast<std::byte*>(c.seg->segment.data()) + m.request_offset;
   c.area_bytes = area_bytes;
   // Only the rings are pinned, not the whole (sparse) session segment.
-  register_area(c.area, area_bytes);
+  trace("bind: register", m.instance);
+  pin(c.area, area_bytes, c.seg);
+  trace("bind: registered", m.instance);
   c.request = reinterpret_cast<shm::RingHeader*>(c.area);
   c.reply = reinterpret_cast<shm::RingHeader*>(c.area + m.ring_bytes);
   uint32_t index = 0;
   while (index < table_->count && table_->channels[index].live) ++index;
   if (index == kMaxChannels) {
-    unregister_area(c.area);
+    unpin_later(c.area);
     why = "the kernel serves its maximum of " + std::to_string(kMaxChannels) + " channels";
     return Errc::limit;
   }
@@ -236,6 +313,7 @@ Errc GpuInstance::bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> se
   if (index == table_->count) at(table_->count).store(index + 1, std::memory_order_release);
   channels_.push_back(std::move(c));
   if (!publish_table(why)) return Errc::internal;
+  trace("bind: table acknowledged", m.instance);
   shm::Doorbell(&bell_->parked).wake_all();  // the waker looks at the new set
   return Errc::ok;
 }
@@ -266,11 +344,15 @@ bool GpuInstance::any_parked() {
 }
 
 void GpuInstance::waker() {
-  // Sleeps while no client sleeps; while some do, watches their rings'
-  // indices (host memory, no PCIe) with a short backoff and wakes them as
-  // the GPU moves them.
+  // Sleeps while no client sleeps. While some do, it watches their rings'
+  // indices (host memory, no PCIe) and wakes them as the GPU moves them:
+  // spinning while replies keep coming (no fixed sleep on the hot path),
+  // backing off with growing sleeps once nothing has moved for a while (a
+  // client parked on a long-running call should not cost a core).
+  constexpr uint64_t kSpinAfterEventNs = 200000;
   shm::Doorbell parked(&bell_->parked);
   uint32_t backoff_ns = 1000;
+  uint64_t last_event = monotonic_ns();
   while (!stopping_.load()) {
     {
       std::unique_lock lock(mu_);
@@ -281,6 +363,7 @@ void GpuInstance::waker() {
           return stopping_.load() || any_parked();
         }, Deadline::never(), nullptr, 0);
         backoff_ns = 1000;
+        last_event = monotonic_ns();
         continue;
       }
       for (auto& c : channels_) {
@@ -289,14 +372,19 @@ void GpuInstance::waker() {
         if (tail != c.seen_reply_tail) {
           c.seen_reply_tail = tail;
           shm::Doorbell(&c.reply->data_bell).ring();
-          backoff_ns = 1000;
+          last_event = monotonic_ns();
         }
         if (head != c.seen_request_head) {
           c.seen_request_head = head;
           shm::Doorbell(&c.request->space_bell).ring();
-          backoff_ns = 1000;
+          last_event = monotonic_ns();
         }
       }
+    }
+    if (monotonic_ns() - last_event < kSpinAfterEventNs) {
+      backoff_ns = 1000;
+      shm::cpu_relax();
+      continue;
     }
     timespec ts{0, long(backoff_ns)};
     nanosleep(&ts, nullptr);

@@ -37,6 +37,10 @@ struct BoundChannel {
   uint64_t seen_reply_tail = 0, seen_request_head = 0;
 };
 
+// Unregisters the host memory that ended kernels left pinned. Call only
+// while no persistent kernel runs (see gpu_instance.cpp).
+void unpin_idle();
+
 class GpuInstance {
  public:
   using Exited = std::function<void(uint32_t instance)>;
@@ -59,13 +63,15 @@ class GpuInstance {
   // dropped from it is no longer read by the GPU.
   bool publish_table(std::string& why);
   void monitor();
+  // RK_WORKER_TRACE: every channel's ring indices, every 250 ms.
+  void trace_rings();
   void waker();
   bool any_parked();
 
   uint32_t id_ = 0;
   uint32_t grid_ = 0, block_ = 0;
   double share_ = 0;
-  shm::Segment control_seg_, bell_seg_;
+  std::shared_ptr<shm::Segment> control_seg_, bell_seg_;
   ControlPage* control_ = nullptr;     // host address
   shm::KernelBell* bell_ = nullptr;    // host address
   ChannelTable* table_ = nullptr;      // cudaHostAlloc'd, mapped

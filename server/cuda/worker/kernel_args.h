@@ -12,6 +12,7 @@ struct KernelArgs {
   shm::KernelBell* bell;      // mapped: clients bump its seq after publishing
   const ChannelTable* table;  // mapped: written by the worker
   DeviceCursor* cursors;      // device memory, one per table entry
+  KernelShared* shared;       // device memory: scout -> blocks
   uint8_t* scratch;           // device memory, per block: stage_in + stage_out bytes
   uint32_t stage_in, stage_out;
   void* state;                // device memory, the kernel's persistent state

@@ -6,6 +6,10 @@
 
 namespace rk::server::gpu {
 
+// Prefers this share of each SM's L1 as shared memory (0..100). Set once,
+// before any launch: an SM that must change its L1/shared split waits until
+// it is idle, and an SM running a persistent kernel never is.
+cudaError_t configure_persistent_kernel(int carveout_percent);
 // Dynamic shared memory the kernel needs for `block` threads.
 size_t persistent_kernel_smem(uint32_t block);
 // How many blocks of `block` threads fit on one SM at once.

@@ -14,6 +14,7 @@
 
 #include "kernels/registry.h"
 #include "server/cuda/worker/gpu_instance.h"
+#include "server/cuda/worker/persistent_kernel.h"
 
 using namespace rk;
 using namespace rk::server::gpu;
@@ -91,6 +92,18 @@ int main(int argc, char** argv) {
   std::string what;
   ready.status = uint16_t(open_device(device, what));
   ready.set_text(what);
+  if (ready.status == 0) {
+    // RK_SMEM_CARVEOUT=-1 leaves the driver's choice (for experiments).
+    const char* env = std::getenv("RK_SMEM_CARVEOUT");
+    const int carveout = env && *env ? std::atoi(env) : 100;
+    if (carveout >= 0) {
+      cudaError_t e = configure_persistent_kernel(carveout);
+      if (e != cudaSuccess) {
+        ready.status = uint16_t(Errc::no_device);
+        ready.set_text(std::string("cannot configure the persistent kernel: ") + cudaGetErrorString(e));
+      }
+    }
+  }
   send(ready);
   if (ready.status != 0) return 2;
 
@@ -111,6 +124,7 @@ int main(int argc, char** argv) {
         ++it;
       }
     }
+    if (instances.empty()) unpin_idle();  // no kernel runs: unregistering is safe now
     std::erase_if(segments, [](const auto& entry) { return entry.second.expired(); });
     std::string why;
     switch (m.op) {

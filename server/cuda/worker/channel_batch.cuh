@@ -1,0 +1,247 @@
+// One block serving one span of a channel: copy the span of request records
+// from the client's ring (mapped host memory) into the block's stage with
+// every thread (wide, many loads in flight), let thread 0 walk the record
+// headers on-chip and reserve reply room for each message, run the handlers
+// (one lane per message, or the whole block per message), copy the reply
+// image out with every thread, then publish the new indices: one barrier,
+// one system-scope fence, two stores.
+#pragma once
+#include <cstdint>
+
+#include "kernels/sdk/dispatch.h"
+#include "server/cuda/gpu_layout.h"
+#include "server/cuda/worker/device_atomics.cuh"
+#include "server/cuda/worker/kernel_args.h"
+#include "shm/ring_layout.h"
+
+namespace rk::server::gpu {
+
+inline constexpr uint32_t kMaxBatch = 1024;
+
+__device__ inline uint8_t* ring_buffer(shm::RingHeader* h) {
+  return reinterpret_cast<uint8_t*>(h) + sizeof(shm::RingHeader);
+}
+
+// Copies n bytes (8-aligned) with every thread of the block, 4 loads in
+// flight per thread so PCIe reads overlap.
+__device__ inline void block_copy(uint8_t* dst, const uint8_t* src, uint32_t n) {
+  const uint64_t* s = reinterpret_cast<const uint64_t*>(src);
+  uint64_t* d = reinterpret_cast<uint64_t*>(dst);
+  const uint32_t words = n / 8, stride = blockDim.x;
+  uint32_t i = threadIdx.x;
+  for (; i + 3 * stride < words; i += 4 * stride) {
+    uint64_t w0 = s[i], w1 = s[i + stride], w2 = s[i + 2 * stride], w3 = s[i + 3 * stride];
+    d[i] = w0;
+    d[i + stride] = w1;
+    d[i + 2 * stride] = w2;
+    d[i + 3 * stride] = w3;
+  }
+  for (; i < words; i += stride) d[i] = s[i];
+}
+
+// The block's plan for one span, in shared memory.
+struct Batch {
+  uint32_t n;
+  uint32_t consumed;   // request bytes used up (records, fillers, padding)
+  uint32_t out_bytes;  // reply image bytes
+  uint32_t span;       // request bytes staged
+  uint32_t broken;
+  uint32_t last_error;
+  unsigned long long processed, errors, latency_sum, latency_max;
+  uint32_t req_off[kMaxBatch], req_len[kMaxBatch], rep_off[kMaxBatch], rep_cap[kMaxBatch];
+};
+
+// Running totals of one block, mirrored into its BlockStats after each batch.
+struct BlockTelemetry {
+  uint64_t processed, errors, latency_sum, latency_max, backpressure;
+  uint16_t last_error;
+};
+
+// Thread 0: walk the staged records, reserve reply room for each one.
+__device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur, const DeviceChannel& ch,
+                                  shm::RingHeader* rep, uint8_t* out, uint32_t out_cap, uint32_t max_batch,
+                                  uint64_t& backpressure) {
+  const uint64_t cap = ch.capacity, mask = cap - 1;
+  const uint64_t off0 = cur.read & mask;
+  uint32_t pos = 0, n = 0, out_used = 0;
+  uint64_t rep_pos = cur.reply_tail;
+  while (pos + shm::kRecordHeaderBytes <= b.span && n < max_batch) {
+    const uint32_t len = load<uint32_t>(in + pos), flags = load<uint32_t>(in + pos + 4);
+    if (flags & shm::kRecordPadding) {
+      const uint64_t here = off0 + pos;
+      if (here == 0 || flags != shm::kRecordPadding || len != cap - here - shm::kRecordHeaderBytes) b.broken = 1;
+      else pos = b.span;  // the padding runs to the end of the buffer = end of the span
+      break;
+    }
+    if (flags & shm::kRecordReservedMask) { b.broken = 1; break; }
+    const uint64_t rb = shm::record_bytes(len);
+    if (pos + rb > b.span) {
+      // The stage holds any whole record that starts it, and a record never
+      // crosses the buffer's end: one that starts the span and does not fit
+      // runs past the published tail.
+      if (pos == 0) b.broken = 1;
+      break;  // else: staged next time
+    }
+    if (flags & shm::kRecordFiller) { pos += uint32_t(rb); continue; }
+    if (len > ch.max_record) { b.broken = 1; break; }
+    const uint32_t rcap = len + kReplySlack < ch.max_record ? len + kReplySlack : ch.max_record;
+    const uint64_t need = shm::record_bytes(rcap);
+    uint64_t pad = 0;
+    if ((rep_pos & mask) + need > cap) pad = cap - (rep_pos & mask);
+    if (rep_pos + pad + need - cur.reply_head > cap) {
+      const uint64_t head = load_acquire(&rep->head);
+      // The client owns head: it may release only what we published.
+      if (cur.reply_tail - head > cap) { b.broken = 1; break; }
+      cur.reply_head = head;
+      if (rep_pos + pad + need - cur.reply_head > cap) { ++backpressure; break; }
+    }
+    if (out_used + pad + need > out_cap) break;
+    if (pad) {
+      store<uint32_t>(out + out_used, uint32_t(pad - shm::kRecordHeaderBytes));
+      store<uint32_t>(out + out_used + 4, shm::kRecordPadding);
+      out_used += uint32_t(pad);
+      rep_pos += pad;
+    }
+    b.req_off[n] = pos + shm::kRecordHeaderBytes;
+    b.req_len[n] = len;
+    b.rep_off[n] = out_used;
+    b.rep_cap[n] = rcap;
+    out_used += uint32_t(need);
+    rep_pos += need;
+    pos += uint32_t(rb);
+    ++n;
+  }
+  b.n = n;
+  b.consumed = pos;
+  b.out_bytes = out_used;
+}
+
+// Writes the reply record's header, and a filler over the room it did not use.
+__device__ inline void seal_reply(uint8_t* at, uint32_t cap, uint32_t bytes) {
+  store<uint32_t>(at, bytes);
+  store<uint32_t>(at + 4, 0);
+  const uint64_t used = shm::record_bytes(bytes), room = shm::record_bytes(cap);
+  if (room > used) {
+    store<uint32_t>(at + used, uint32_t(room - used - shm::kRecordHeaderBytes));
+    store<uint32_t>(at + used + 4, shm::kRecordFiller);
+  }
+}
+
+__device__ inline void count_handled(Batch& b, const Handled& h, uint64_t dt, bool one_thread) {
+  if (one_thread) {
+    b.processed += 1;
+    b.latency_sum += dt;
+    if (dt > b.latency_max) b.latency_max = dt;
+    if (h.status != 0) b.errors += 1;
+  } else {
+    atomicAdd(&b.processed, 1ull);
+    atomicAdd(&b.latency_sum, (unsigned long long)dt);
+    atomicMax(&b.latency_max, (unsigned long long)dt);
+    if (h.status != 0) atomicAdd(&b.errors, 1ull);
+  }
+  if (h.status != 0) b.last_error = h.status;
+}
+
+// Serves [cur.read, cur.read + avail) as far as stage and reply room allow.
+// Every thread of the block calls it; the result is the same in all of
+// them: true when requests were consumed.
+template <class Handler>
+__device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t avail, Batch& batch,
+                              uint8_t* in_stage, uint8_t* out_stage, Handler& handler, double* reduce_scratch,
+                              BlockTelemetry& tel, BlockStats* st) {
+  const uint32_t tid = threadIdx.x;
+  const DeviceChannel& ch = cur.ch;
+  auto* req = reinterpret_cast<shm::RingHeader*>(ch.request_ring);
+  auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
+  if (tid == 0) {
+    batch.n = 0;
+    batch.span = 0;
+    batch.broken = 0;
+    batch.consumed = 0;
+    if (avail > ch.capacity || avail % 8 != 0) {
+      batch.broken = 1;
+    } else {
+      const uint64_t off = cur.read & (ch.capacity - 1);
+      uint64_t span = ch.capacity - off;
+      if (span > avail) span = avail;
+      if (span > a.stage_in) span = a.stage_in;
+      batch.span = uint32_t(span);
+    }
+  }
+  __syncthreads();
+  if (batch.broken || batch.span == 0) {
+    __syncthreads();
+    return false;  // a broken channel is left alone until its session is closed
+  }
+  block_copy(in_stage, ring_buffer(req) + (cur.read & (ch.capacity - 1)), batch.span);
+  __syncthreads();
+  if (tid == 0) {
+    plan_batch(batch, in_stage, cur, ch, rep, out_stage, a.stage_out,
+               a.block_per_message ? kMaxBatch : (blockDim.x < kMaxBatch ? blockDim.x : kMaxBatch), tel.backpressure);
+    batch.processed = batch.errors = batch.latency_sum = batch.latency_max = 0;
+    batch.last_error = 0;
+  }
+  __syncthreads();
+  if (batch.n == 0 && batch.consumed == 0) {
+    __syncthreads();
+    return false;  // held back: no reply room (or broken)
+  }
+  if (!a.block_per_message) {
+    for (uint32_t i = tid; i < batch.n; i += blockDim.x) {
+      const uint64_t t0 = globaltimer();
+      Context ctx(a.instance, a.state, a.state_bytes);
+      uint8_t* out = out_stage + batch.rep_off[i];
+      Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
+                                 out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
+      seal_reply(out, batch.rep_cap[i], h.reply_bytes);
+      count_handled(batch, h, globaltimer() - t0, false);
+    }
+  } else {
+    for (uint32_t i = 0; i < batch.n; ++i) {
+      const uint64_t t0 = globaltimer();
+      Context ctx = Context::for_block(a.instance, a.state, a.state_bytes, reduce_scratch);
+      uint8_t* out = out_stage + batch.rep_off[i];
+      Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
+                                 out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
+      __syncthreads();
+      if (tid == 0) {
+        seal_reply(out, batch.rep_cap[i], h.reply_bytes);
+        count_handled(batch, h, globaltimer() - t0, true);
+      }
+      __syncthreads();
+    }
+  }
+  __syncthreads();
+  // Replies out: the image starts at the reply tail and may wrap once (a
+  // padding record then fills the end of the buffer).
+  const uint64_t cap = ch.capacity, at = cur.reply_tail & (cap - 1);
+  const uint32_t first = uint32_t(batch.out_bytes < cap - at ? batch.out_bytes : cap - at);
+  block_copy(ring_buffer(rep) + at, out_stage, first);
+  if (batch.out_bytes > first) block_copy(ring_buffer(rep), out_stage + first, batch.out_bytes - first);
+  // The barrier orders every thread's reply stores before thread 0's fence
+  // (fences are cumulative), and that one fence orders them, and our reads
+  // of the requests, before the new tail and head.
+  __syncthreads();
+  if (tid == 0) {
+    cur.reply_tail += batch.out_bytes;
+    cur.read += batch.consumed;
+    cur.stalled = 0;
+    release_fence_system();
+    store_relaxed(&rep->tail, cur.reply_tail);
+    store_relaxed(&req->head, cur.read);
+    tel.processed += batch.processed;
+    tel.errors += batch.errors;
+    tel.latency_sum += batch.latency_sum;
+    if (batch.latency_max > tel.latency_max) tel.latency_max = batch.latency_max;
+    if (batch.last_error) tel.last_error = uint16_t(batch.last_error);
+    store_relaxed(&st->processed, tel.processed);
+    store_relaxed(&st->errors, tel.errors);
+    store_relaxed(&st->latency_sum_ns, tel.latency_sum);
+    store_relaxed(&st->latency_max_ns, tel.latency_max);
+    store_relaxed(&st->last_error, tel.last_error);
+  }
+  __syncthreads();
+  return true;
+}
+
+}  // namespace rk::server::gpu

@@ -1,0 +1,177 @@
+// The scout: the one warp per kernel (block 0, warp 0) that polls host
+// memory. Per round it issues, together, the loads of the command words,
+// the instance's bell and the request tails of its "hot" channels (those
+// with traffic in the last kHotRounds rounds), then one fence: one PCIe
+// round trip however many channels are attached. Idle channels cost nothing
+// until their client rings the bell (a CPU atomic on the bell's line, which
+// the GPU only reads); then, or every kSweepEvery rounds, the scout sweeps
+// every channel's tail, 32 lanes with up to 8 loads each in flight.
+//
+// A tail that moved is posted to the owning block through device memory
+// (KernelShared::pending); blocks other than 0 never read host memory to
+// find work. See docs/architecture.md, "GPU polling".
+#pragma once
+#include <cstdint>
+
+#include "server/cuda/gpu_layout.h"
+#include "server/cuda/worker/device_atomics.cuh"
+#include "server/cuda/worker/kernel_args.h"
+#include "shm/ring_layout.h"
+#include "shm/segment_layout.h"
+
+namespace rk::server::gpu {
+
+inline constexpr uint32_t kHotRounds = 4096;   // a few ms of polling after the last message
+inline constexpr uint32_t kSweepEvery = 256;   // a stuck or skipped bell costs at most this
+inline constexpr uint32_t kLoadsPerLane = kMaxChannels / 32;
+inline constexpr uint64_t kUnknownTail = ~uint64_t(0);
+
+// Block 0's shared memory: the scout's view of the channel table.
+struct ScoutState {
+  uint64_t request_ring[kMaxChannels];  // device address of the request RingHeader; 0: no channel
+  uint64_t seen_tail[kMaxChannels];     // last tail posted (kUnknownTail: none yet)
+  uint32_t hot_until[kMaxChannels];     // round number
+  uint16_t key16[kMaxChannels];
+  uint64_t table_epoch;
+  uint32_t count;
+  uint32_t last_bell;
+  uint32_t round;
+  uint32_t drained_rounds;              // consecutive rounds found drained while terminating
+};
+
+// What a scout round tells block 0 (warp-uniform).
+struct ScoutResult {
+  bool table_changed;  // the scout moved to a new table: block 0 refreshes its channels
+  bool posted;         // some tail moved and was posted
+  bool quit;           // terminate requested and drained (or inactive)
+};
+
+__device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return int32_t(s.hot_until[k] - s.round) > 0; }
+
+// Issues the loads of the tails of the slots `pick` selects, all in flight
+// at once; the caller fences once after them.
+template <class Pick>
+__device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[kLoadsPerLane],
+                           bool (&want)[kLoadsPerLane], Pick pick) {
+#pragma unroll
+  for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
+    const uint32_t k = lane + 32 * j;
+    want[j] = k < s.count && s.request_ring[k] != 0 && pick(k);
+    tail[j] = want[j] ? load_relaxed(&reinterpret_cast<const shm::RingHeader*>(s.request_ring[k])->tail) : 0;
+  }
+}
+
+// Posts the tails that moved to their owners. Returns (warp-wide) whether any did.
+__device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint32_t lane,
+                                  const uint64_t (&tail)[kLoadsPerLane], const bool (&want)[kLoadsPerLane]) {
+  bool moved = false;
+#pragma unroll
+  for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
+    const uint32_t k = lane + 32 * j;
+    if (!want[j] || tail[j] == s.seen_tail[k]) continue;
+    s.seen_tail[k] = tail[j];
+    s.hot_until[k] = s.round + kHotRounds;
+    // Release (device scope) after the system acquire fence: the owner that
+    // sees this word also sees the request bytes the client published.
+    store_release_gpu(&shared->pending[k], pending_word(s.key16[k], tail[j]));
+    moved = true;
+  }
+  return __any_sync(0xffffffffu, moved);
+}
+
+// Copies the channel table (rare: attach, detach) into the scout's view.
+__device__ inline void scout_read_table(ScoutState& s, const ChannelTable* table, uint32_t lane) {
+  const uint32_t count = __shfl_sync(0xffffffffu, lane == 0 ? load_acquire(&table->count) : 0u, 0);
+  const uint32_t n = count < kMaxChannels ? count : kMaxChannels;
+  for (uint32_t k = lane; k < kMaxChannels; k += 32) {
+    uint64_t ring = 0, key = 0;
+    if (k < n && load_acquire(&table->channels[k].live)) {
+      ring = load_relaxed(&table->channels[k].request_ring);
+      key = load_relaxed(&table->channels[k].key);
+    }
+    if (ring != s.request_ring[k] || uint16_t(key) != s.key16[k]) {
+      s.request_ring[k] = ring;
+      s.key16[k] = uint16_t(key);
+      s.seen_tail[k] = kUnknownTail;  // post whatever the new channel's tail is
+      s.hot_until[k] = s.round + kHotRounds;
+    }
+  }
+  if (lane == 0) s.count = n;
+  __syncwarp();
+}
+
+// True (warp-wide) when every channel's owner has consumed what the scout
+// saw, or is stalled there (no reply room, or a broken ring).
+__device__ inline bool scout_drained(const ScoutState& s, const DeviceCursor* cursors, uint32_t lane) {
+  bool drained = true;
+  for (uint32_t k = lane; k < s.count; k += 32) {
+    if (s.request_ring[k] == 0 || s.seen_tail[k] == kUnknownTail) continue;
+    const DeviceCursor& c = cursors[k];
+    const uint64_t read = load_acquire_gpu(&c.read), stalled = load_acquire_gpu(&c.stalled);
+    const bool current = uint16_t(load_acquire_gpu(&c.key)) == s.key16[k];
+    if (!current || (((s.seen_tail[k] - read) & kPendingTailMask) != 0 && stalled != read + 1)) drained = false;
+  }
+  return __all_sync(0xffffffffu, drained);
+}
+
+// One round of the scout. Called by the 32 lanes of block 0's warp 0.
+__device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane) {
+  ScoutResult r{false, false, false};
+  ControlBlock* cb = &a.control->cb;
+  uint32_t active = 0, terminate = 0, bell = 0;
+  uint64_t epoch = 0;
+  uint64_t tail[kLoadsPerLane];
+  bool want[kLoadsPerLane];
+  // Command words, bell and hot tails: one round trip.
+  if (lane == 0) {
+    active = load_relaxed(&cb->active);
+    terminate = load_relaxed(&cb->terminate_requested);
+    epoch = load_relaxed(&cb->table_epoch);
+    bell = load_relaxed(&a.bell->bell.seq);
+  }
+  load_tails(s, lane, tail, want, [&](uint32_t k) { return is_hot(s, k); });
+  acquire_fence_system();
+  active = __shfl_sync(0xffffffffu, active, 0);
+  terminate = __shfl_sync(0xffffffffu, terminate, 0);
+  epoch = __shfl_sync(0xffffffffu, epoch, 0);
+  bell = __shfl_sync(0xffffffffu, bell, 0);
+  // An inactive kernel posts nothing: what arrives meanwhile is posted
+  // once it is activated.
+  bool moved = active && post_tails(s, a.shared, lane, tail, want);
+
+  if (epoch != s.table_epoch) {
+    scout_read_table(s, a.table, lane);
+    if (lane == 0) s.table_epoch = epoch;
+    __syncwarp();
+    if (lane == 0) store_release_gpu(&a.shared->table_epoch, epoch);
+    r.table_changed = true;
+  }
+  const bool bell_rang = bell != s.last_bell;
+  const bool sweep = r.table_changed || terminate || s.round % kSweepEvery == 0 ||
+                     (bell_rang && (!moved || s.round % 8 == 0));
+  if (active && sweep) {
+    load_tails(s, lane, tail, want, [&](uint32_t k) { return !is_hot(s, k); });
+    acquire_fence_system();
+    moved |= post_tails(s, a.shared, lane, tail, want);
+  }
+  r.posted = moved;
+
+  if (terminate) {
+    // Leave once everything seen is consumed, twice in a row (an owner may
+    // be between reading its pending word and publishing); at once when
+    // inactive, since nothing is served then.
+    const bool drained = !active || scout_drained(s, a.cursors, lane);
+    if (lane == 0) s.drained_rounds = drained && !moved ? s.drained_rounds + 1 : 0;
+    __syncwarp();
+    r.quit = s.drained_rounds >= 2;
+    if (r.quit && lane == 0) store_release_gpu(&a.shared->quit, 1u);
+  }
+  if (lane == 0) {
+    if (sweep) s.last_bell = bell;  // a ring not yet answered by a sweep stays pending
+    ++s.round;
+  }
+  __syncwarp();
+  return r;
+}
+
+}  // namespace rk::server::gpu
