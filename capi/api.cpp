@@ -240,7 +240,7 @@ const void* rk_message_data(const rk_message* m, size_t* len) {
 
 uint32_t rk_message_type(const rk_message* m) { return m ? m->view.fields.type : 0; }
 uint64_t rk_message_correlation(const rk_message* m) { return m ? m->view.fields.correlation : 0; }
-rk_status rk_message_status(const rk_message* m) { return m ? static_cast<rk_status>(m->view.fields.status) : RK_E_INVALID_ARGUMENT; }
+rk_status rk_message_status(const rk_message* m) { return m ? status_from_wire(m->view.fields.status) : RK_E_INVALID_ARGUMENT; }
 
 const void* rk_message_capnp(const rk_message* m, size_t* len) {
   if (len) *len = m ? m->record.size() : 0;

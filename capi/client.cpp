@@ -33,7 +33,7 @@ rk_status ControlCall::send(int timeout_ms) {
     reader_ = std::make_unique<capnp::FlatArrayMessageReader>(kj::arrayPtr(words.data(), words.size()),
                                                               wire::control_reader_options());
     auto r = reply();
-    if (r.getStatus() != 0) return fail(static_cast<rk_status>(r.getStatus()), r.getMessage().cStr());
+    if (r.getStatus() != 0) return fail(status_from_wire(r.getStatus()), r.getMessage().cStr());
     if (!sent) return fail(RK_E_DISCONNECTED, "ringkerneld closed the connection");
   } catch (const kj::Exception& ex) {
     return fail(RK_E_MALFORMED, std::string("malformed reply from ringkerneld: ") + ex.getDescription().cStr());

@@ -45,8 +45,8 @@ rk_status from_wait(Errc e, const char* what) {
   }
 }
 
-// Wakes a kernel parked on its bell. One fence was issued by the ring.
-void kick(rk_kernel* k) { shm::Doorbell(&k->bell->bell).ring_after_fence(); }
+// Wakes a kernel parked on its bell (after the record was published).
+void kick(rk_kernel* k) { shm::Doorbell(&k->bell->bell).ring(); }
 
 void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
   // Hybrid logical clock: physical time, with a logical counter to order
@@ -124,8 +124,8 @@ rk_status deliver(rk_message* m) {
   // An error reply carries its status; the message is still handed out.
   const uint16_t status = m->view.fields.status;
   if (status == 0) return ok();
-  return fail(static_cast<rk_status>(status), std::string("the kernel replied with an error: ") +
-                                                  rk_status_string(static_cast<rk_status>(status)));
+  return fail(status_from_wire(status), std::string("the kernel replied with an error: ") +
+                                            rk_status_string(status_from_wire(status)));
 }
 
 // Returns ring space up to the oldest record still held. Caller holds inbox_mu.
@@ -403,7 +403,11 @@ rk_status kernel_op(rk_kernel* k, KernelOp op, rk_state* state_out) {
     case KernelOp::release: req.initRelease().setInstanceId(k->id); break;
   }
   if (rk_status s = call.send(); s != RK_OK) return s;
-  if (state_out && call.reply().isState()) *state_out = static_cast<rk_state>(call.reply().getState());
+  if (state_out && call.reply().isState()) {
+    const uint32_t state = uint32_t(call.reply().getState());
+    if (!known_state(state)) return fail(RK_E_MALFORMED, "ringkerneld reported an unknown state " + std::to_string(state));
+    *state_out = static_cast<rk_state>(state);
+  }
   return ok();
 }
 
@@ -425,7 +429,9 @@ rk_status kernel_metrics(rk_kernel* k, rk_metrics* out) {
   // Write only the fields the caller's struct has room for.
   rk_metrics full{};
   full.size = out->size;
-  full.state = static_cast<rk_state>(m.getState());
+  const uint32_t state = uint32_t(m.getState());
+  if (!known_state(state)) return fail(RK_E_MALFORMED, "ringkerneld reported an unknown state " + std::to_string(state));
+  full.state = static_cast<rk_state>(state);
   full.processed = m.getProcessed();
   full.errors = m.getErrors();
   full.dropped = m.getDropped();
@@ -436,7 +442,7 @@ rk_status kernel_metrics(rk_kernel* k, rk_metrics* out) {
   full.heartbeat_ns = m.getHeartbeatNs();
   full.epoch = m.getEpoch();
   full.channels = m.getChannels();
-  full.last_error = static_cast<rk_status>(m.getLastError());
+  full.last_error = m.getLastError() == 0 ? RK_OK : status_from_wire(m.getLastError());
   std::memcpy(out, &full, std::min<size_t>(out->size, sizeof full));
   return ok();
 }

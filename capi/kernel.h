@@ -2,6 +2,7 @@
 // ring it produces into, the reply ring it consumes, the instance's bell,
 // and the inbox that matches replies to callers by correlation id.
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -16,6 +17,52 @@
 #include "shm/ring.h"
 #include "shm/segment_layout.h"
 
+namespace rk::capi {
+
+// A timed lock for a channel's send side, held across a reservation
+// (rk_reserve .. rk_commit), so that a sender never waits past its own
+// deadline for another thread's reservation. Built on std::mutex and a
+// condition variable rather than std::timed_mutex: libstdc++'s
+// try_lock_until calls pthread_mutex_clocklock, which ThreadSanitizer (GCC
+// 12) does not intercept, so it could not see the ordering the lock gives
+// and reported the ring state it guards as raced. Uncontended, try_lock and
+// unlock are one short critical section each, with no wake-up call.
+class SendLock {
+ public:
+  bool try_lock() {
+    std::lock_guard g(mu_);
+    if (held_) return false;
+    held_ = true;
+    return true;
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& until) {
+    std::unique_lock g(mu_);
+    ++waiting_;
+    const bool got = cv_.wait_until(g, until, [&] { return !held_; });
+    --waiting_;
+    if (got) held_ = true;
+    return got;
+  }
+  void unlock() {
+    bool wake;
+    {
+      std::lock_guard g(mu_);
+      held_ = false;
+      wake = waiting_ != 0;
+    }
+    if (wake) cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  uint32_t waiting_ = 0;
+};
+
+}  // namespace rk::capi
+
 struct rk_kernel {
   rk_client* client = nullptr;
   uint32_t id = 0;
@@ -28,7 +75,7 @@ struct rk_kernel {
 
   // Held across a reservation (rk_reserve .. rk_commit), so timed: a sender
   // never waits past its own deadline for another thread's reservation.
-  std::timed_mutex send_mu;
+  rk::capi::SendLock send_mu;
   std::atomic<std::thread::id> reserver{};  // thread holding a reservation
   uint64_t hlc_physical = 0;  // guarded by send_mu
   uint32_t hlc_logical = 0;

@@ -77,7 +77,7 @@ struct Welcome {
   abiVersion @0 :UInt32;
   protocolVersion @1 :UInt32;
   sessionId @2 :UInt64;
-  segmentName @3 :Text;              # map it, then send segmentMapped
+  segmentName @3 :Text;              # empty: the segment is the descriptor passed with this reply; map it, then send segmentMapped
   segmentBytes @4 :UInt64;
   serverVersion @5 :Text;
 }

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <optional>
 #include <cstring>
 
 namespace rk::server {
@@ -24,11 +23,11 @@ shm::RingConfig ring_config_for(uint64_t ring_bytes) {
 
 Result<std::unique_ptr<Session>> Session::create(uint64_t id, int fd, const ucred& peer,
                                                  const SessionLimits& limits) {
-  // Owned by the peer when we may give it away (root); either way the
-  // client maps it through the descriptor sent with the welcome.
-  std::optional<uid_t> owner;
-  if (geteuid() == 0 && peer.uid != 0) owner = peer.uid;
-  auto seg = shm::Segment::create(limits.segment_bytes, owner);
+  // An anonymous memfd with its size sealed, handed to the client only as a
+  // descriptor with the welcome: no name anyone else could open, and a
+  // client that ftruncate()s it gets EPERM instead of shrinking the pages
+  // under our mapping (which would SIGBUS the daemon on its next access).
+  auto seg = shm::Segment::create_sealed(limits.segment_bytes);
   if (!seg) return seg.error();
   std::unique_ptr<Session> s(new Session());
   s->id_ = id;

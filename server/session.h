@@ -23,7 +23,8 @@ shm::RingConfig ring_config_for(uint64_t ring_bytes);
 
 class Session {
  public:
-  // Creates the session's segment, owned by the peer's uid, mode 0600.
+  // Creates the session's segment: a sealed anonymous memfd (see
+  // shm::Segment::create_sealed), shared with the client as a descriptor.
   static Result<std::unique_ptr<Session>> create(uint64_t id, int fd, const ucred& peer,
                                                  const SessionLimits& limits);
   ~Session();

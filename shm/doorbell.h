@@ -1,19 +1,32 @@
 // Doorbell: park and wake across processes on a futex word in shared memory.
 //
-// Waiter                                Ringer
-//   waiters = 1                           publish data (release store)
-//   s = seq (acquire)                     fence(seq_cst)
-//   fence(seq_cst)                        if waiters: seq += 1 (release); futex_wake
-//   if ready(): waiters = 0, return
+// Waiter                                   Ringer
+//   waiters.exchange(1)      (acq_rel)       publish data (release store)
+//   s = seq                  (acquire)       w = waiters.fetch_add(0) (acq_rel)
+//   if ready(): waiters = 0, return          if w: seq += 1 (release); futex_wake
 //   futex_wait(&seq, s, remaining)
 //
-// The two seq_cst fences make "waiter saw no data" imply "ringer sees
-// waiters == 1", so a wake is never lost; and if the waiter read the new seq
-// it also sees the data (release/acquire on seq). futex_wait returns at once
-// when seq no longer equals s. The futex is shared (not FUTEX_PRIVATE) so it
-// works between processes mapping the same segment. A ringer that skips the
-// wake (a hostile peer, or the GPU, which cannot call futex) costs at most the
-// caller's deadline, never a hang.
+// No lost wake-up, from the two read-modify-writes on `waiters` alone (no
+// fences: every ordering is carried by an operation on the atomic it
+// concerns, which is also what ThreadSanitizer can check). Every RMW reads
+// the value just before it in the word's modification order, so:
+//  * ringer's RMW after the waiter's: it reads the 1 the waiter wrote (or a
+//    later value written by that same waiter leaving a finished wait) and
+//    wakes it;
+//  * ringer's RMW before the waiter's: the waiter's acquire RMW reads the
+//    value of the ringer's release RMW, so it synchronises with it; the
+//    ringer's data store happens-before the waiter's ready() check, which
+//    therefore sees the data and does not sleep.
+// If the waiter read the bumped seq it also sees the data (release/acquire
+// on seq); if it read the old one, futex_wait returns at once because seq
+// no longer equals s, or the FUTEX_WAKE finds it asleep. The futex is shared
+// (not FUTEX_PRIVATE) so it works between processes mapping the same
+// segment. A ringer that skips the wake (a hostile peer, or the GPU, which
+// cannot call futex) costs at most the caller's deadline, never a hang.
+//
+// The price: ring() is one locked RMW on the doorbell's line (lock xadd on
+// x86), the cost of the seq_cst fence it replaces, and each doorbell rung
+// pays its own (a fence used to serve several).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -39,9 +52,6 @@ class Doorbell {
 
   // Wakes the waiters, if any announced themselves. Call after publishing.
   void ring();
-  // Same, when the caller has already issued the seq_cst fence after
-  // publishing (lets one fence serve several doorbells).
-  void ring_after_fence();
   // Wakes every waiter unconditionally (used to abort waits, e.g. on disconnect).
   void wake_all();
 
@@ -73,12 +83,8 @@ inline void cpu_relax() {
 }
 
 inline void Doorbell::ring() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  ring_after_fence();
-}
-
-inline void Doorbell::ring_after_fence() {
-  const uint32_t w = waiters().load(std::memory_order_relaxed);
+  // An RMW, not a load: see the argument at the top of this file.
+  const uint32_t w = waiters().fetch_add(0, std::memory_order_acq_rel);
   if (w & kBellSleeping) wake_all();
   else if (w & kBellPolled) seq().fetch_add(1, std::memory_order_release);
 }
@@ -101,9 +107,8 @@ Errc Doorbell::wait(Ready&& ready, Deadline deadline, const WaitStop* stop, uint
     cpu_relax();
   }
   for (;;) {
-    waiters().store(1, std::memory_order_relaxed);
+    waiters().exchange(kBellSleeping, std::memory_order_acq_rel);  // an RMW: see the top of this file
     uint32_t s = seq().load(std::memory_order_acquire);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ready()) break;
     if (stopped()) { waiters().store(0, std::memory_order_relaxed); return Errc::disconnected; }
     uint64_t left = deadline.remaining_ns();

@@ -57,7 +57,10 @@ Result<RingProducer> RingProducer::attach(void* memory, uint64_t mapped_bytes) {
   p.cfg_ = *c;
   p.mask_ = c->capacity - 1;
   // Resume where the ring stands (a producer may re-attach to live memory).
+  // The peer can write this index too (it maps the same memory): an
+  // unaligned one would put record headers astride the buffer's end.
   p.tail_ = p.published_ = tail_of(p.hdr_).load(std::memory_order_relaxed);
+  if (p.tail_ % kRecordAlign != 0) return Errc::corrupt;
   if (Errc e = p.refresh_head(); e != Errc::ok) return e;
   return p;
 }
@@ -138,6 +141,7 @@ Result<RingConsumer> RingConsumer::attach(void* memory, uint64_t mapped_bytes) {
   q.cfg_ = *c;
   q.mask_ = c->capacity - 1;
   q.read_ = head_of(q.hdr_).load(std::memory_order_relaxed);
+  if (q.read_ % kRecordAlign != 0) return Errc::corrupt;  // as for the producer's tail
   q.tail_cache_ = q.read_;
   return q;
 }

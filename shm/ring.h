@@ -70,14 +70,17 @@ class RingProducer {
   // Makes all staged records visible with one index store, and wakes a
   // parked consumer.
   void publish();
-  // publish() without the fence and wake, for a caller that fences once for
-  // several rings and then calls data_bell().ring_after_fence().
+  // publish() without the wake, for a caller that publishes several
+  // records or rings first and then calls data_bell().ring().
   void publish_no_wake();
 
   // Bytes free for records right now (from a fresh load of head).
   uint64_t free_bytes();
   // Whether try_reserve(n) would succeed now; changes nothing in the ring.
   bool would_fit(size_t n);
+  // Errc::corrupt if the consumer's index (loaded now) is impossible, else
+  // Errc::ok: tells a full ring from a broken one (would_fit says no to both).
+  Errc check_consumer() { return refresh_head(); }
   const RingConfig& config() const { return cfg_; }
   Doorbell data_bell() const { return Doorbell(&hdr_->data_bell); }
   Doorbell space_bell() const { return Doorbell(&hdr_->space_bell); }

@@ -105,7 +105,8 @@ void CpuExecutor::refresh_channels() {
 bool CpuExecutor::any_work() const {
   for (const auto& ch : channels_)
     if (!ch->broken.load(std::memory_order_relaxed) && ch->requests.has_data() &&
-        ch->replies.would_fit(ch->replies.config().max_record))
+        (ch->replies.would_fit(ch->replies.config().max_record) ||
+         ch->replies.check_consumer() == Errc::corrupt))  // serve() closes it
       return true;
   return false;
 }
@@ -117,6 +118,11 @@ size_t CpuExecutor::serve(Channel& ch) {
   uint64_t t_prev = 0;  // end of the previous timed message
   while (done < kBurst) {
     if (!ch.replies.would_fit(max_reply)) {
+      if (ch.replies.check_consumer() == Errc::corrupt) {  // the client broke its reply ring's head
+        ch.broken.store(true, std::memory_order_release);
+        spec_.wake_control();
+        break;
+      }
       // The client is not reading its replies: hold its requests in the
       // ring (nothing dropped) and serve the other channels.
       if (ch.requests.has_data()) at(cb_.backpressure).fetch_add(1, std::memory_order_relaxed);
