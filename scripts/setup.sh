@@ -16,6 +16,7 @@ packages=(
   procps
   libcpp-httplib-dev libtomlplusplus-dev libsystemd-dev
   prometheus systemd dpkg-dev
+  clang-14 libclang-rt-14-dev
 )
 # Rust: use the toolchain already on the machine if there is one (rustup's
 # in ~/.cargo/bin, or Debian's); otherwise take Debian's.
