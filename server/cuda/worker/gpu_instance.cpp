@@ -216,9 +216,14 @@ void GpuInstance::trace_rings() {
   std::lock_guard lock(mu_);
   const BlockStats& b0 = control_->blocks[0];
   char line[256];
-  std::snprintf(line, sizeof line, "kernel %u: active %u processed %llu parked %u table %llu/%llu", id_,
-                at(control_->cb.active).load(), (unsigned long long)at(b0.processed).load(), at(b0.parked).load(),
+  std::snprintf(line, sizeof line, "kernel %u: active %u processed %llu batches %llu rounds %llu parked %u table %llu/%llu", id_,
+                at(control_->cb.active).load(), (unsigned long long)at(b0.processed).load(),
+                (unsigned long long)at(b0.batches).load(), (unsigned long long)at(b0.rounds).load(), at(b0.parked).load(),
                 (unsigned long long)at(b0.seen_table_epoch).load(), (unsigned long long)at(control_->cb.table_epoch).load());
+  trace(line);
+  std::snprintf(line, sizeof line, "  block 0 phases (us): copy in %llu, plan %llu, handlers %llu, copy out %llu",
+                (unsigned long long)at(b0.phase_ns[0]).load() / 1000, (unsigned long long)at(b0.phase_ns[1]).load() / 1000,
+                (unsigned long long)at(b0.phase_ns[2]).load() / 1000, (unsigned long long)at(b0.phase_ns[3]).load() / 1000);
   trace(line);
   for (auto& c : channels_) {
     std::snprintf(line, sizeof line, "  slot %u key %llu: request head %llu tail %llu, reply head %llu tail %llu, waiters %u/%u",

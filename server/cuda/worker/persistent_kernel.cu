@@ -23,7 +23,7 @@ constexpr uint32_t kSpinRounds = 20000;   // block 0: ~20-40 ms of polling befor
 constexpr uint32_t kIdleSleepNs = 1000;   // bounded: new work is still seen within a few µs
 constexpr uint32_t kWorkerSpinRounds = 2000;
 constexpr uint32_t kWorkerSleepNs = 256;  // other blocks poll L2 only
-constexpr uint32_t kStalledRetryRounds = 64;
+constexpr uint32_t kStalledRetryRounds = 4;  // each retry may cost a PCIe read of the reply head
 constexpr uint32_t kHeartbeatRounds = 1024;
 
 // Block-wide state in shared memory, besides the scout's.
@@ -109,8 +109,13 @@ __global__ void persistent_kernel(KernelArgs a) {
   const uint32_t tid = threadIdx.x, lane = tid % 32;
   const bool scout_block = blockIdx.x == 0;
   BlockStats* st = &a.control->blocks[blockIdx.x];
-  uint8_t* in_stage = a.scratch + size_t(blockIdx.x) * (a.stage_in + a.stage_out);
-  uint8_t* out_stage = in_stage + a.stage_in;
+  Stages stages;
+  stages.in = a.scratch + size_t(blockIdx.x) * (a.stage_in + a.stage_out);
+  stages.out = stages.in + a.stage_in;
+  stages.in_bytes = a.stage_in;
+  stages.out_bytes = a.stage_out;
+  stages.smem_in = reinterpret_cast<uint8_t*>(reduce_scratch + blockDim.x);
+  stages.smem_out = stages.smem_in + kSmemStageIn;
   const auto which = static_cast<rk::builtin::Builtin>(a.builtin);
   auto handler = [which](Context& c, MessageView in, Reply& out) { rk::builtin::run_builtin(which, c, in, out); };
 
@@ -165,7 +170,7 @@ __global__ void persistent_kernel(KernelArgs a) {
         if (b.avail[k] == 0) continue;  // same answer in every thread
         DeviceCursor& cur = a.cursors[b.mine[k]];
         const bool progress =
-            serve_channel(a, cur, b.avail[k], batch, in_stage, out_stage, handler, reduce_scratch, tel, st);
+            serve_channel(a, cur, b.avail[k], batch, stages, handler, reduce_scratch, tel, st);
         if (!progress && tid == 0) {
           cur.stalled = cur.read + 1;
           store_relaxed(&st->backpressure, tel.backpressure);
@@ -174,7 +179,10 @@ __global__ void persistent_kernel(KernelArgs a) {
       }
     }
 
-    if (tid == 0 && round % kHeartbeatRounds == 0) store_relaxed(&st->heartbeat_ns, globaltimer());
+    if (tid == 0 && round % kHeartbeatRounds == 0) {
+      store_relaxed(&st->heartbeat_ns, globaltimer());
+      store_relaxed(&st->rounds, uint64_t(round));
+    }
     if (worked || b.posted) {
       if (idle_rounds > (scout_block ? kSpinRounds : kWorkerSpinRounds) && tid == 0) store_relaxed(&st->parked, 0u);
       idle_rounds = 0;
@@ -199,11 +207,16 @@ __global__ void trap_kernel() {
   __trap();
 }
 
-cudaError_t configure_persistent_kernel(int carveout_percent) {
-  return cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributePreferredSharedMemoryCarveout, carveout_percent);
+size_t persistent_kernel_smem(uint32_t block) {
+  return size_t(block) * sizeof(double) + kSmemStageIn + kSmemStageOut;
 }
 
-size_t persistent_kernel_smem(uint32_t block) { return size_t(block) * sizeof(double); }
+cudaError_t configure_persistent_kernel(int carveout_percent) {
+  cudaError_t e = cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(persistent_kernel_smem(1024)));
+  if (e != cudaSuccess || carveout_percent < 0) return e;
+  return cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributePreferredSharedMemoryCarveout, carveout_percent);
+}
 
 cudaError_t persistent_kernel_blocks_per_sm(uint32_t block, int* out) {
   return cudaOccupancyMaxActiveBlocksPerMultiprocessor(out, persistent_kernel, int(block),

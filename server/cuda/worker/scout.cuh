@@ -1,10 +1,11 @@
 // The scout: the one warp per kernel (block 0, warp 0) that polls host
 // memory. Per round it issues, together, the loads of the command words,
 // the instance's bell and the request tails of its "hot" channels (those
-// with traffic in the last kHotRounds rounds), then one fence: one PCIe
+// with traffic in the last kHotNs), then one fence: one PCIe
 // round trip however many channels are attached. Idle channels cost nothing
 // until their client rings the bell (a CPU atomic on the bell's line, which
-// the GPU only reads); then, or every kSweepEvery rounds, the scout sweeps
+// the GPU only reads; clients skip it while their channel is hot, see
+// kick() in capi/kernel.cpp); then, or every kSweepEvery rounds, the scout sweeps
 // every channel's tail, 32 lanes with up to 8 loads each in flight.
 //
 // A tail that moved is posted to the owning block through device memory
@@ -21,7 +22,7 @@
 
 namespace rk::server::gpu {
 
-inline constexpr uint32_t kHotRounds = 4096;   // a few ms of polling after the last message
+inline constexpr uint64_t kHotNs = 50'000'000;  // polled directly for 50 ms after its last message
 inline constexpr uint32_t kSweepEvery = 256;   // a stuck or skipped bell costs at most this
 inline constexpr uint32_t kLoadsPerLane = kMaxChannels / 32;
 inline constexpr uint64_t kUnknownTail = ~uint64_t(0);
@@ -30,13 +31,14 @@ inline constexpr uint64_t kUnknownTail = ~uint64_t(0);
 struct ScoutState {
   uint64_t request_ring[kMaxChannels];  // device address of the request RingHeader; 0: no channel
   uint64_t seen_tail[kMaxChannels];     // last tail posted (kUnknownTail: none yet)
-  uint32_t hot_until[kMaxChannels];     // round number
+  uint64_t hot_until[kMaxChannels];     // %globaltimer ns
   uint16_t key16[kMaxChannels];
   uint64_t table_epoch;
   uint32_t count;
   uint32_t last_bell;
   uint32_t round;
   uint32_t drained_rounds;              // consecutive rounds found drained while terminating
+  uint64_t now;                         // %globaltimer at the start of the round
 };
 
 // What a scout round tells block 0 (warp-uniform).
@@ -46,7 +48,7 @@ struct ScoutResult {
   bool quit;           // terminate requested and drained (or inactive)
 };
 
-__device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return int32_t(s.hot_until[k] - s.round) > 0; }
+__device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_until[k] > s.now; }
 
 // Issues the loads of the tails of the slots `pick` selects, all in flight
 // at once; the caller fences once after them.
@@ -70,7 +72,7 @@ __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint32_t 
     const uint32_t k = lane + 32 * j;
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
     s.seen_tail[k] = tail[j];
-    s.hot_until[k] = s.round + kHotRounds;
+    s.hot_until[k] = s.now + kHotNs;
     // Release (device scope) after the system acquire fence: the owner that
     // sees this word also sees the request bytes the client published.
     store_release_gpu(&shared->pending[k], pending_word(s.key16[k], tail[j]));
@@ -93,7 +95,7 @@ __device__ inline void scout_read_table(ScoutState& s, const ChannelTable* table
       s.request_ring[k] = ring;
       s.key16[k] = uint16_t(key);
       s.seen_tail[k] = kUnknownTail;  // post whatever the new channel's tail is
-      s.hot_until[k] = s.round + kHotRounds;
+      s.hot_until[k] = s.now + kHotNs;
     }
   }
   if (lane == 0) s.count = n;
@@ -123,6 +125,8 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
   uint64_t tail[kLoadsPerLane];
   bool want[kLoadsPerLane];
   // Command words, bell and hot tails: one round trip.
+  if (lane == 0) s.now = globaltimer();
+  __syncwarp();
   if (lane == 0) {
     active = load_relaxed(&cb->active);
     terminate = load_relaxed(&cb->terminate_requested);
