@@ -24,7 +24,7 @@ std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
 
 // Not a real handler: on the CUDA backend it launches a kernel that traps,
 // to exercise the fault path (tests, operators checking recovery).
-const KernelDef kDebugTrap{"debug_trap", nullptr, 0, 1, 1, false};
+const KernelDef kDebugTrap{"debug_trap", nullptr, 0, 1, 32, false};
 
 uint32_t builtin_index(const KernelDef* def) {
   if (def == &kDebugTrap) return kTrapKernel;

@@ -2,7 +2,7 @@
 // from the client's ring (mapped host memory) into the block's stage with
 // every thread (wide, many loads in flight), let thread 0 walk the record
 // headers on-chip and reserve reply room for each message, run the handlers
-// (one lane per message, or the whole block per message), copy the reply
+// (one warp per message, or the whole block per message), copy the reply
 // image out with every thread, then publish the new indices: one barrier,
 // one system-scope fence, two stores.
 #pragma once
@@ -17,12 +17,10 @@
 namespace rk::server::gpu {
 
 inline constexpr uint32_t kMaxBatch = 1024;
-// Spans are staged in shared memory, up to these sizes: each lane runs its
-// message's handler on its own record, so a warp's loads hit 32 unrelated
-// addresses; in device memory that is 32 L1/L2 transactions per load (the
-// H100 served 128 echo messages in ~250 us that way), in shared memory a
-// few bank conflicts. A record bigger than the shared stage is staged in
-// the block's device-memory stage instead.
+// Spans are staged in shared memory, up to these sizes: the handlers' many
+// small dependent loads then cost tens of cycles instead of an L2 round
+// trip each. A record bigger than the shared stage is staged in the
+// block's device-memory stage instead.
 inline constexpr uint32_t kSmemStageIn = 16384;
 inline constexpr uint32_t kSmemStageOut = 65536;  // replies of a full stage, with slack
 
@@ -229,14 +227,21 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
   }
   const uint64_t t2 = tid == 0 ? globaltimer() : 0;
   if (!a.block_per_message) {
-    for (uint32_t i = tid; i < batch.n; i += blockDim.x) {
+    // One warp per message: the lanes share its copies (coalesced) and read
+    // its headers together (one broadcast load each), and the block's
+    // warps take messages in turn.
+    const uint32_t warp = tid / 32, warps = blockDim.x / 32;
+    for (uint32_t i = warp; i < batch.n; i += warps) {
       const uint64_t t0 = globaltimer();
-      Context ctx(a.instance, a.state, a.state_bytes);
+      Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
       uint8_t* out = out_stage + batch.rep_off[i];
       Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
                                  out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
-      seal_reply(out, batch.rep_cap[i], h.reply_bytes);
-      count_handled(batch, h, globaltimer() - t0, false);
+      __syncwarp();
+      if (ctx.lane() == 0) {
+        seal_reply(out, batch.rep_cap[i], h.reply_bytes);
+        count_handled(batch, h, globaltimer() - t0, false);
+      }
     }
   } else {
     for (uint32_t i = 0; i < batch.n; ++i) {
