@@ -38,6 +38,7 @@ struct ScoutState {
   uint32_t last_bell;
   uint32_t round;
   uint32_t drained_rounds;              // consecutive rounds found drained while terminating
+  uint32_t quiet_rounds;                // consecutive rounds that found nothing
   uint64_t now;                         // %globaltimer at the start of the round
 };
 
@@ -116,7 +117,11 @@ __device__ inline bool scout_drained(const ScoutState& s, const DeviceCursor* cu
   return __all_sync(0xffffffffu, drained);
 }
 
-// One round of the scout. Called by the 32 lanes of block 0's warp 0.
+// One round of the scout. Called by the 32 lanes of block 0's warp 0. A
+// quiet round (nothing moved, nothing asked) is the loads alone: the fence
+// that orders the later reads of request bytes after the tail is issued
+// only once a tail is seen to move (relaxed load + acquire fence is the
+// acquire pattern).
 __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane) {
   ScoutResult r{false, false, false};
   ControlBlock* cb = &a.control->cb;
@@ -134,11 +139,23 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
     bell = load_relaxed(&a.bell->bell.seq);
   }
   load_tails(s, lane, tail, want, [&](uint32_t k) { return is_hot(s, k); });
-  acquire_fence_system();
+  bool seen_move = false;
+#pragma unroll
+  for (uint32_t j = 0; j < kLoadsPerLane; ++j) seen_move |= want[j] && tail[j] != s.seen_tail[lane + 32 * j];
+  seen_move = __any_sync(0xffffffffu, seen_move);
   active = __shfl_sync(0xffffffffu, active, 0);
   terminate = __shfl_sync(0xffffffffu, terminate, 0);
   epoch = __shfl_sync(0xffffffffu, epoch, 0);
   bell = __shfl_sync(0xffffffffu, bell, 0);
+  const bool bell_rang = bell != s.last_bell;
+  const bool sweep_due = s.round % kSweepEvery == 0;
+  if (!(seen_move && active) && !bell_rang && !sweep_due && !terminate && epoch == s.table_epoch) {
+    if (lane == 0) ++s.round;
+    __syncwarp();
+    return r;  // quiet
+  }
+
+  acquire_fence_system();
   // An inactive kernel posts nothing: what arrives meanwhile is posted
   // once it is activated.
   bool moved = active && post_tails(s, a.shared, lane, tail, want);
@@ -150,9 +167,7 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
     if (lane == 0) store_release_gpu(&a.shared->table_epoch, epoch);
     r.table_changed = true;
   }
-  const bool bell_rang = bell != s.last_bell;
-  const bool sweep = r.table_changed || terminate || s.round % kSweepEvery == 0 ||
-                     (bell_rang && (!moved || s.round % 8 == 0));
+  const bool sweep = r.table_changed || terminate || sweep_due || (bell_rang && (!moved || s.round % 8 == 0));
   if (active && sweep) {
     load_tails(s, lane, tail, want, [&](uint32_t k) { return !is_hot(s, k); });
     acquire_fence_system();
@@ -176,6 +191,24 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
   }
   __syncwarp();
   return r;
+}
+
+// Scout rounds until block 0 has something to do: a tail posted, the table
+// moved, the kernel to leave, or `budget` rounds passed (block 0's own
+// housekeeping: heartbeat, retrying stalled channels). The rest of block 0
+// waits at its barrier meanwhile, so a quiet round is one PCIe round trip
+// and nothing else. After `spin_rounds` quiet rounds in a row each round
+// also sleeps `sleep_ns` (bounded: new work is still seen within a few µs).
+__device__ inline ScoutResult scout_until_work(ScoutState& s, const KernelArgs& a, uint32_t lane, uint32_t budget,
+                                               uint32_t spin_rounds, uint32_t sleep_ns) {
+  for (uint32_t i = 0;; ++i) {
+    const ScoutResult r = scout_round(s, a, lane);
+    const bool busy = r.posted || r.table_changed || r.quit;
+    if (lane == 0) s.quiet_rounds = busy ? 0 : s.quiet_rounds + 1;
+    __syncwarp();
+    if (busy || i + 1 >= budget) return r;
+    if (s.quiet_rounds > spin_rounds) __nanosleep(sleep_ns);
+  }
 }
 
 }  // namespace rk::server::gpu
