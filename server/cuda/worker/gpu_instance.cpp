@@ -176,8 +176,10 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   // Clients bump the bell's seq after publishing, without a system call.
   at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
   trace("launch: kernel", m.instance);
-  g->trap_ = m.builtin == kTrapKernel;
-  if (g->trap_) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
+  // The debug kernels read no channel table.
+  g->trap_ = m.builtin == kTrapKernel || m.builtin == kHangKernel;
+  if (m.builtin == kTrapKernel) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
+  else if (m.builtin == kHangKernel) die_on(launch_hang_kernel(&a.control->cb, g->stream_), "launch hang kernel");
   else die_on(launch_persistent_kernel(a, g->grid_, g->block_, g->stream_), "launch");
   trace("launch: launched", m.instance);
   gpu_share += g->share_;

@@ -224,6 +224,16 @@ __global__ void trap_kernel() {
   __trap();
 }
 
+// Spins until told to stop, stamping no heartbeat: the hang watchdog's test.
+__global__ void hang_kernel(const ControlBlock* cb) {
+  while (load_relaxed(&cb->terminate_requested) == 0) __nanosleep(100000);
+}
+
+cudaError_t launch_hang_kernel(const ControlBlock* cb, cudaStream_t stream) {
+  hang_kernel<<<1, 32, 0, stream>>>(cb);
+  return cudaGetLastError();
+}
+
 size_t persistent_kernel_smem(uint32_t block) {
   return size_t(block) * sizeof(double) + kSmemStageIn + kSmemStageOut;
 }
