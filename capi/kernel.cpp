@@ -45,8 +45,24 @@ rk_status from_wait(Errc e, const char* what) {
   }
 }
 
-// Wakes a kernel parked on its bell (after the record was published).
-void kick(rk_kernel* k) { shm::Doorbell(&k->bell->bell).ring(); }
+// Wakes a kernel parked on its bell (after the record was published). A
+// GPU kernel never parks there: it polls the bell to learn that an idle
+// channel has work, and polls the tails of channels busy in its last 50 ms
+// directly. So while this channel keeps busy the bump is skipped: it would
+// only be a contended atomic, per message, on a line the GPU keeps reading
+// across PCIe. Only the GPU worker sets kBellPolled, so a CPU kernel is
+// always rung.
+constexpr uint64_t kBellQuietNs = 10'000'000;  // well inside the GPU's hot window
+void kick(rk_kernel* k) {
+  shm::DoorbellWord& bell = k->bell->bell;
+  const uint32_t waiters = std::atomic_ref<uint32_t>(bell.waiters).load(std::memory_order_relaxed);
+  if ((waiters & shm::kBellPolled) && !(waiters & shm::kBellSleeping)) {
+    const uint64_t now = realtime_coarse_ns();
+    const uint64_t last = k->last_kick_ns.exchange(now, std::memory_order_relaxed);
+    if (now - last < kBellQuietNs) return;
+  }
+  shm::Doorbell(&bell).ring();
+}
 
 void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
   // Hybrid logical clock: physical time, with a logical counter to order

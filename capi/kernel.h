@@ -77,6 +77,8 @@ struct rk_kernel {
   // never waits past its own deadline for another thread's reservation.
   rk::capi::SendLock send_mu;
   std::atomic<std::thread::id> reserver{};  // thread holding a reservation
+  // Coarse time of this channel's last kick; see kick() in kernel.cpp.
+  std::atomic<uint64_t> last_kick_ns{0};
   uint64_t hlc_physical = 0;  // guarded by send_mu
   uint32_t hlc_logical = 0;
   // rk_call's ids have bit 63 set, apart from ids callers pick for rk_send.

@@ -20,10 +20,11 @@ namespace {
 
 using builtin::Builtin;
 
-// Launch defaults: one block, sized for the work; the data-parallel kernels
+// Launch defaults: one block, sized for the work. echo and counter give a
+// warp to each message (eight or one at a time); the data-parallel kernels
 // give the whole block to each message.
 constexpr KernelDef kBuiltins[] = {
-    {"echo", &builtin::echo, 0, 1, 128, true},
+    {"echo", &builtin::echo, 0, 1, 256, false},
     {"counter", &builtin::counter, builtin::kCounterStateBytes, 1, 32, false},
     {"saxpy", &builtin::saxpy, 0, 1, 256, true},
     {"reduce_sum", &builtin::reduce_sum, 0, 1, 256, true},

@@ -10,12 +10,13 @@ namespace rk::server {
 
 const KernelDef* Backend::find_kernel(const std::string& name) const { return find_builtin(name); }
 
-std::map<std::string, std::unique_ptr<Backend>> make_backends(const std::string& choice, ControlWake wake,
+std::map<std::string, std::unique_ptr<Backend>> make_backends(const std::string& choice,
+                                                              const BackendOptions& options, ControlWake wake,
                                                               std::string& why) {
   std::map<std::string, std::unique_ptr<Backend>> out;
   if (choice != "cpu") {
     std::string no_gpu;
-    if (auto cuda = gpu::CudaBackend::probe(0, wake, no_gpu)) {
+    if (auto cuda = gpu::CudaBackend::probe(0, options.gpu_hang_ms, wake, no_gpu)) {
       spdlog::info("CUDA backend on GPU 0: {}", cuda->device_name());
       out["cuda"] = std::move(cuda);
     } else if (choice == "cuda") {

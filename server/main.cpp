@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> config_path, socket_path, backend, allow_group, log_level, metrics_listen;
   std::optional<uint64_t> segment_mib, max_sessions, kernels_per_session, ring_bytes;
   std::optional<int64_t> terminate_timeout_ms;
+  uint64_t gpu_hang_ms = 5000;
   bool check_config = false;
   app.add_option("--config", config_path,
                  std::string("configuration file (TOML); default: ") + rk::server::kDefaultConfigPath +
@@ -85,6 +86,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{4096}, uint64_t{64} << 20));
   app.add_option("--terminate-timeout-ms", terminate_timeout_ms, "default wait for a kernel to exit [default: 5000]")
       ->check(CLI::Range(int64_t{1}, int64_t{600000}));
+  app.add_option("--gpu-hang-ms", gpu_hang_ms,
+                 "a GPU kernel whose heartbeat stands still this long is hung: its worker is killed, its GPU's "
+                 "kernels turn FAULTED and the next launch starts a fresh worker (0: never) [default: 5000]")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{3600000}));
   app.add_option("--metrics-listen", metrics_listen,
                  "serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (port 0: any free "
                  "port, logged at start) [default: off]");
@@ -170,7 +175,9 @@ int main(int argc, char** argv) {
   }
   rk::server::ControlServer server(control);
   auto wake = [&server] { server.wake(); };
-  auto backends = rk::server::make_backends(backend_choice, wake, why);
+  rk::server::BackendOptions backend_options;
+  backend_options.gpu_hang_ms = gpu_hang_ms;
+  auto backends = rk::server::make_backends(backend_choice, backend_options, wake, why);
   if (backends.empty()) {
     spdlog::error("{}", why);
     return 2;

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -214,12 +216,13 @@ std::string gpu_driver_version() {
   std::ifstream f("/proc/driver/nvidia/version");
   std::string line;
   if (!std::getline(f, line)) return {};
-  // "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  <date>"
-  const auto mod = line.find("Module");
-  if (mod == std::string::npos) return line;
-  const auto b = line.find_first_not_of(' ', mod + 6);
-  const auto e = line.find(' ', b);
-  return b == std::string::npos ? line : line.substr(b, e - b);
+  // "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  <date>" or
+  // "... UNIX Open Kernel Module for x86_64  580.159.04  Release Build ...":
+  // the first word that starts with a digit and has a dot.
+  std::istringstream words(line);
+  for (std::string w; words >> w;)
+    if (std::isdigit(static_cast<unsigned char>(w[0])) && w.find('.') != std::string::npos) return w;
+  return line;
 }
 
 std::string host_name() {

@@ -11,6 +11,10 @@
 //     share (`for (i = lane(); i < n; i += lanes())`). Control flow that
 //     reaches sync() or reduce_add() must be the same for every lane, which
 //     holds when it depends only on the message.
+//   device, one warp per message: the same with the 32 lanes of a warp;
+//     sync() is a warp barrier, so several warps of a block serve several
+//     messages at once. The lanes share the copies (coalesced) and run the
+//     parsing side by side on the same addresses (broadcast loads).
 //   device, one thread per message: construct as on the host (one lane).
 #pragma once
 #include <cstdint>
@@ -35,6 +39,15 @@ class Context {
     c.scratch_ = scratch;
     return c;
   }
+  // The 32 lanes of the calling warp (every lane must call it, with the
+  // same message). reduce_add() needs no scratch: it shuffles.
+  __device__ static Context for_warp(uint32_t instance, void* state, uint32_t state_bytes) {
+    Context c(instance, state, state_bytes);
+    c.lane_ = threadIdx.x % 32;
+    c.lanes_ = 32;
+    c.warp_ = true;
+    return c;
+  }
 #endif
   RK_HOST_DEVICE static constexpr uint32_t reduce_scratch_bytes(uint32_t lanes) {
     return lanes * uint32_t(sizeof(double));
@@ -56,17 +69,23 @@ class Context {
   RK_HOST_DEVICE uint32_t lane() const { return lane_; }
   RK_HOST_DEVICE uint32_t lanes() const { return lanes_; }
 
-  // Every lane waits for every other (a block barrier).
+  // Every lane waits for every other (a block or warp barrier).
   RK_HOST_DEVICE void sync() const {
 #if defined(__CUDA_ARCH__)
-    if (lanes_ > 1) __syncthreads();
+    if (warp_) __syncwarp();
+    else if (lanes_ > 1) __syncthreads();
 #endif
   }
 
   // The sum of `v` over all lanes, returned to every lane. On the device a
-  // tree through shared scratch: deterministic for a given block size.
+  // tree (through shared scratch, or shuffles in a warp): deterministic for
+  // a given number of lanes.
   RK_HOST_DEVICE double reduce_add(double v) const {
 #if defined(__CUDA_ARCH__)
+    if (warp_) {
+      for (uint32_t offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+      return v;
+    }
     if (lanes_ > 1) {
       scratch_[lane_] = v;
       __syncthreads();
@@ -102,6 +121,7 @@ class Context {
   uint32_t lane_ = 0;
   uint32_t lanes_ = 1;
   double* scratch_ = nullptr;
+  bool warp_ = false;
 };
 
 }  // namespace rk

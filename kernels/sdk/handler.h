@@ -26,7 +26,8 @@ struct KernelDef {
   uint32_t default_grid;   // launch defaults, when the client gives none
   uint32_t default_block;
   // true: all threads of a block work on one message together (lanes = the
-  // block). false: each message is handled by one thread alone.
+  // block). false: on the GPU each message is handled by one warp (lanes =
+  // its 32 threads), several warps of a block serving several messages.
   bool block_per_message;
 };
 

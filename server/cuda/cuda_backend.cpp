@@ -24,10 +24,14 @@ std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
 
 // Not a real handler: on the CUDA backend it launches a kernel that traps,
 // to exercise the fault path (tests, operators checking recovery).
-const KernelDef kDebugTrap{"debug_trap", nullptr, 0, 1, 1, false};
+const KernelDef kDebugTrap{"debug_trap", nullptr, 0, 1, 32, false};
+// Likewise: a kernel that spins and never stamps a heartbeat, for the hang
+// watchdog.
+const KernelDef kDebugHang{"debug_hang", nullptr, 0, 1, 32, false};
 
 uint32_t builtin_index(const KernelDef* def) {
   if (def == &kDebugTrap) return kTrapKernel;
+  if (def == &kDebugHang) return kHangKernel;
   return uint32_t(def - builtin_kernels().data());
 }
 
@@ -36,7 +40,9 @@ class CudaExecutor final : public Executor {
   CudaExecutor(std::shared_ptr<WorkerLink> link, uint32_t instance, shm::Segment control, uint32_t grid)
       : link_(std::move(link)), instance_(instance), control_seg_(std::move(control)), grid_(grid) {
     page_ = reinterpret_cast<ControlPage*>(static_cast<std::byte*>(control_seg_.data()) + sizeof(shm::SegmentHeader));
+    link_->watch(instance_, page_, grid_);
   }
+  ~CudaExecutor() override { link_->unwatch(instance_); }
 
   Errc bind(ChannelPtr ch, std::string& why) override {
     WorkerMessage m{};
@@ -114,7 +120,8 @@ std::string worker_executable() {
   return (self.parent_path() / "ringkernel-cuda-worker").string();
 }
 
-std::shared_ptr<WorkerLink> WorkerLink::start(const std::string& exe, int device, ControlWake wake, std::string& why) {
+std::shared_ptr<WorkerLink> WorkerLink::start(const std::string& exe, int device, uint64_t hang_ms, ControlWake wake,
+                                              std::string& why) {
   if (access(exe.c_str(), X_OK) != 0) {
     why = "this ringkerneld was built without the CUDA backend (" + exe + " is missing)";
     return nullptr;
@@ -156,10 +163,15 @@ std::shared_ptr<WorkerLink> WorkerLink::start(const std::string& exe, int device
   }
   link->device_name_ = ready.text;
   link->reader_ = std::thread([l = link.get()] { l->read_loop(); });
+  link->watchdog_ = std::make_unique<HeartbeatWatchdog>(hang_ms, [l = link.get()](const std::string& hung) {
+    spdlog::error("{}; killing the GPU worker (pid {})", hung, l->pid_);
+    l->kill_worker(hung + "; the GPU worker was killed and will be restarted");
+  });
   return link;
 }
 
 WorkerLink::~WorkerLink() {
+  watchdog_.reset();  // it may call kill_worker()
   if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);  // the worker stops its kernels and exits
   if (reader_.joinable()) reader_.join();
   if (fd_ >= 0) close(fd_);
@@ -198,12 +210,29 @@ void WorkerLink::read_loop() {
   }
   {
     std::lock_guard lock(mu_);
+    if (!kill_reason_.empty()) why = kill_reason_;
     death_ = why;
     dead_.store(true, std::memory_order_release);
     cv_.notify_all();
   }
   spdlog::warn("{} (pid {}); its kernels are FAULTED", why, pid_);
   wake_();
+}
+
+void WorkerLink::kill_worker(const std::string& why) {
+  {
+    std::lock_guard lock(mu_);
+    if (kill_reason_.empty()) kill_reason_ = why;
+  }
+  kill(pid_, SIGKILL);
+}
+
+void WorkerLink::watch(uint32_t instance, const ControlPage* page, uint32_t grid) {
+  if (watchdog_) watchdog_->watch(instance, page, grid);
+}
+
+void WorkerLink::unwatch(uint32_t instance) {
+  if (watchdog_) watchdog_->unwatch(instance);
 }
 
 std::string WorkerLink::death() const {
@@ -227,8 +256,9 @@ Errc WorkerLink::call(WorkerMessage& request, int fd0, int fd1, std::string& why
     // A worker that does not answer is hung (or stuck in the driver). Kill
     // it: its kernels turn FAULTED and the next launch starts a fresh one,
     // and no late reply can be taken for the next request's.
-    kill(pid_, SIGKILL);
     why = "the GPU worker did not answer in time; it was killed and will be restarted";
+    lock.unlock();
+    kill_worker(why);
     return Errc::kernel_faulted;
   }
   if (!reply_) {
@@ -239,25 +269,27 @@ Errc WorkerLink::call(WorkerMessage& request, int fd0, int fd1, std::string& why
   return Errc(reply_->status);
 }
 
-std::unique_ptr<CudaBackend> CudaBackend::probe(int device, ControlWake wake, std::string& why) {
+std::unique_ptr<CudaBackend> CudaBackend::probe(int device, uint64_t hang_ms, ControlWake wake, std::string& why) {
   auto b = std::make_unique<CudaBackend>();
   b->exe_ = worker_executable();
   b->device_ = device;
+  b->hang_ms_ = hang_ms;
   b->wake_ = wake;
-  b->link_ = WorkerLink::start(b->exe_, device, wake, why);
+  b->link_ = WorkerLink::start(b->exe_, device, hang_ms, wake, why);
   if (!b->link_) return nullptr;
   return b;
 }
 
 const KernelDef* CudaBackend::find_kernel(const std::string& name) const {
   if (name == kDebugTrap.name) return &kDebugTrap;
+  if (name == kDebugHang.name) return &kDebugHang;
   return Backend::find_kernel(name);
 }
 
 Result<std::unique_ptr<Executor>> CudaBackend::launch(const LaunchSpec& spec, std::string& why) {
   if (link_->dead()) {
     // The last worker died (fault or kill): start a fresh context.
-    auto fresh = WorkerLink::start(exe_, device_, wake_, why);
+    auto fresh = WorkerLink::start(exe_, device_, hang_ms_, wake_, why);
     if (!fresh) return Errc::no_device;
     spdlog::info("GPU worker restarted (pid {})", fresh->pid());
     link_ = std::move(fresh);

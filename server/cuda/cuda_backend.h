@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "server/backend.h"
+#include "server/cuda/heartbeat_watchdog.h"
 #include "server/cuda/worker_protocol.h"
 
 namespace rk::server::gpu {
@@ -23,7 +24,10 @@ namespace rk::server::gpu {
 class WorkerLink {
  public:
   // Starts the worker for `device` and waits for it to say it is ready.
-  static std::shared_ptr<WorkerLink> start(const std::string& exe, int device, ControlWake wake, std::string& why);
+  // A kernel whose heartbeat stands still `hang_ms` (0: never) gets the
+  // worker killed (see HeartbeatWatchdog).
+  static std::shared_ptr<WorkerLink> start(const std::string& exe, int device, uint64_t hang_ms, ControlWake wake,
+                                           std::string& why);
   ~WorkerLink();
 
   // One request/reply exchange, at most `timeout_ms`.
@@ -32,10 +36,15 @@ class WorkerLink {
   std::string death() const;
   const std::string& device_name() const { return device_name_; }
   pid_t pid() const { return pid_; }
+  // Kernels whose heartbeats the watchdog follows.
+  void watch(uint32_t instance, const ControlPage* page, uint32_t grid);
+  void unwatch(uint32_t instance);
 
  private:
   WorkerLink() = default;
   void read_loop();
+  // Kills the worker, recording why (its death message then says so).
+  void kill_worker(const std::string& why);
 
   pid_t pid_ = -1;
   int fd_ = -1;
@@ -48,13 +57,15 @@ class WorkerLink {
   std::optional<WorkerMessage> reply_;
   std::atomic<bool> dead_{false};
   std::string death_;
+  std::string kill_reason_;  // guarded by mu_
+  std::unique_ptr<HeartbeatWatchdog> watchdog_;
 };
 
 class CudaBackend final : public Backend {
  public:
   // Probes the GPU by starting its worker; null (with `why`) when no
   // device is usable.
-  static std::unique_ptr<CudaBackend> probe(int device, ControlWake wake, std::string& why);
+  static std::unique_ptr<CudaBackend> probe(int device, uint64_t hang_ms, ControlWake wake, std::string& why);
   const char* name() const override { return "cuda"; }
   const KernelDef* find_kernel(const std::string& name) const override;
   Result<std::unique_ptr<Executor>> launch(const LaunchSpec& spec, std::string& why) override;
@@ -63,6 +74,7 @@ class CudaBackend final : public Backend {
  private:
   std::string exe_;
   int device_ = 0;
+  uint64_t hang_ms_ = 0;
   ControlWake wake_;
   std::shared_ptr<WorkerLink> link_;
 };

@@ -28,7 +28,10 @@ struct alignas(128) BlockStats {
   uint32_t parked;            // 1: idle, backing off
   uint16_t last_error;
   uint16_t exited;            // 1: left the loop
-  uint8_t pad[128 - 64];
+  uint64_t batches;           // spans served (processed / batches = messages per span)
+  uint64_t rounds;            // loop iterations, written with the heartbeat
+  uint64_t phase_ns[4];       // time spent: copy in, plan, handlers, copy out + publish
+  uint8_t pad[128 - 112];
 };
 static_assert(sizeof(BlockStats) == 128);
 

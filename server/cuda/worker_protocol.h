@@ -45,6 +45,7 @@ struct WorkerMessage {
 };
 
 inline constexpr uint32_t kTrapKernel = 0xffff;  // debug: a kernel that traps at once
+inline constexpr uint32_t kHangKernel = 0xfffe;  // debug: a kernel that spins without a heartbeat
 
 // Sends a message and up to two descriptors. Errc::disconnected if the
 // peer is gone.

@@ -188,6 +188,43 @@ TEST_F(GpuService, TrapFaultsTheGpuKernelsThenAFreshLaunchWorks) {
   RK_EXPECT_OK(rk_terminate(fresh.get(), -1));
 }
 
+TEST(GpuHang, KernelWhoseHeartbeatStopsIsFaultedThenAFreshLaunchWorks) {
+  Daemon daemon({"--backend", "cuda", "--gpu-hang-ms", "1500"});
+  if (!daemon.started()) {
+    if (daemon.log_tail().find("no usable CUDA device") != std::string::npos) GTEST_SKIP() << "no CUDA device";
+    FAIL() << daemon.error();
+  }
+  ClientPtr client = connect_to(daemon);
+  ASSERT_TRUE(client);
+  rk_launch_options o;
+  rk_launch_options_init(&o);
+  o.backend = RK_BACKEND_CUDA;
+  KernelPtr victim = launch(client.get(), "echo", &o);
+  ASSERT_TRUE(victim);
+  RK_ASSERT_OK(rk_activate(victim.get()));
+  KernelPtr hung = launch(client.get(), "debug_hang", &o);
+  ASSERT_TRUE(hung);
+  // The watchdog sees no heartbeat for 1.5 s, kills the worker: every
+  // kernel on that GPU is FAULTED, with the reason in the daemon's log.
+  bool faulted = eventually([&] {
+    rk_state st;
+    return rk_kernel_state(victim.get(), &st) == RK_OK && st == RK_STATE_FAULTED;
+  }, 15s);
+  EXPECT_TRUE(faulted) << daemon.log_tail();
+  EXPECT_NE(daemon.log_tail().find("never started its heartbeat"), std::string::npos) << daemon.log_tail();
+  uint64_t v = 5;
+  rk_message* m = nullptr;
+  EXPECT_EQ(rk_call(victim.get(), 1, &v, sizeof v, &m, 5000), RK_E_KERNEL_FAULTED);
+  rk_message_release(m);
+  // A fresh worker serves the next launch.
+  KernelPtr fresh = launch(client.get(), "echo", &o);
+  ASSERT_TRUE(fresh);
+  RK_ASSERT_OK(rk_activate(fresh.get()));
+  MessagePtr r = call(fresh.get(), &v, sizeof v);
+  EXPECT_TRUE(r);
+  RK_EXPECT_OK(rk_terminate(fresh.get(), -1));
+}
+
 TEST_F(GpuService, LaunchThatWouldNotBeCoResidentIsRefused) {
   std::vector<KernelPtr> running;
   rk_status refused = RK_OK;

@@ -50,6 +50,21 @@ __global__ void thread_per_message(uint32_t which, Records in, uint64_t* replies
   status[i] = h.status;
 }
 
+__global__ void warp_per_message(uint32_t which, Records in, uint64_t* replies, uint32_t capacity, bool zeroed,
+                                 void* state, uint32_t state_bytes, uint32_t* reply_bytes, uint16_t* status) {
+  const uint32_t i = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  if (i >= in.count) return;  // uniform across the warp
+  Context ctx = Context::for_warp(i, state, state_bytes);
+  void* reply = replies + uint64_t(i) * (capacity / 8);
+  const Handled h = handle_message(RunBuiltin{builtin::Builtin(which)}, ctx, in.words + in.offsets[i],
+                                   in.lengths[i], reply, capacity, zeroed);
+  ctx.sync();
+  if (ctx.lane() == 0) {
+    reply_bytes[i] = h.reply_bytes;
+    status[i] = h.status;
+  }
+}
+
 // Device buffers freed on every path.
 struct DeviceMemory {
   void* p = nullptr;
@@ -94,6 +109,11 @@ std::string run_on_device(const DeviceRun& run, const DeviceBatch& batch, Device
   auto* status_p = static_cast<uint16_t*>(status.p);
   if (run.mode == LaneMode::block_per_message) {
     block_per_message<<<uint32_t(n), run.threads, Context::reduce_scratch_bytes(run.threads)>>>(
+        run.builtin, records, reply_words_p, run.reply_capacity, run.zeroed, state.p, run.state_bytes, bytes_p,
+        status_p);
+  } else if (run.mode == LaneMode::warp_per_message) {
+    const uint32_t warps = run.threads / 32;
+    warp_per_message<<<uint32_t((n + warps - 1) / warps), warps * 32>>>(
         run.builtin, records, reply_words_p, run.reply_capacity, run.zeroed, state.p, run.state_bytes, bytes_p,
         status_p);
   } else {

@@ -24,6 +24,7 @@ struct DeviceBatch {
 enum class LaneMode {
   block_per_message,   // one block per record, every thread a lane
   thread_per_message,  // one thread per record, alone
+  warp_per_message,    // one warp per record, its 32 threads the lanes
 };
 
 struct DeviceRun {

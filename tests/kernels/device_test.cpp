@@ -94,7 +94,8 @@ Record data_request(uint32_t n) {
 }
 
 // The lane shapes every test runs under: whole blocks of a few sizes (a
-// partial warp among them), each with a zeroed and a garbage reply record.
+// partial warp among them) and single warps, each with a zeroed and a
+// garbage reply record.
 std::vector<DeviceRun> block_runs(Builtin which, uint32_t capacity) {
   std::vector<DeviceRun> runs;
   for (uint32_t threads : {256u, 96u, 33u, 1u})
@@ -106,12 +107,25 @@ std::vector<DeviceRun> block_runs(Builtin which, uint32_t capacity) {
       run.reply_capacity = capacity;
       runs.push_back(run);
     }
+  // And warps, one message each (what the persistent kernel runs for
+  // handlers that are not block-wide).
+  for (bool zeroed : {true, false}) {
+    DeviceRun run;
+    run.builtin = uint32_t(which);
+    run.mode = LaneMode::warp_per_message;
+    run.threads = 64;
+    run.zeroed = zeroed;
+    run.reply_capacity = capacity;
+    runs.push_back(run);
+  }
   return runs;
 }
 
 std::string describe(const DeviceRun& run) {
   return "threads " + std::to_string(run.threads) + (run.zeroed ? " zeroed" : " garbage") +
-         (run.mode == LaneMode::thread_per_message ? " thread-per-message" : "");
+         (run.mode == LaneMode::thread_per_message ? " thread-per-message"
+          : run.mode == LaneMode::warp_per_message ? " warp-per-message"
+                                                   : "");
 }
 
 TEST_F(OnDevice, Echo_RepliesByteForByteAsTheHost) {
@@ -176,7 +190,7 @@ TEST_F(OnDevice, Counter_ConcurrentMessagesSeeDistinctTotals) {
     e.getPayload().setAs<capnp::Data>(kj::arrayPtr(reinterpret_cast<const kj::byte*>(&one), 8));
   });
   const std::vector<Record> records(kMessages, req);
-  for (LaneMode mode : {LaneMode::block_per_message, LaneMode::thread_per_message}) {
+  for (LaneMode mode : {LaneMode::block_per_message, LaneMode::thread_per_message, LaneMode::warp_per_message}) {
     DeviceRun run;
     run.builtin = uint32_t(Builtin::counter);
     run.mode = mode;
@@ -211,7 +225,7 @@ TEST_F(OnDevice, MutatedRecords_SameOutcomeAsTheHost_NoFault) {
     records.push_back(r);
   }
   for (uint32_t which = 0; which < uint32_t(Builtin::count); ++which) {
-    for (LaneMode mode : {LaneMode::block_per_message, LaneMode::thread_per_message}) {
+    for (LaneMode mode : {LaneMode::block_per_message, LaneMode::thread_per_message, LaneMode::warp_per_message}) {
       DeviceRun run;
       run.builtin = which;
       run.mode = mode;

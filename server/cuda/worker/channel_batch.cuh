@@ -2,7 +2,7 @@
 // from the client's ring (mapped host memory) into the block's stage with
 // every thread (wide, many loads in flight), let thread 0 walk the record
 // headers on-chip and reserve reply room for each message, run the handlers
-// (one lane per message, or the whole block per message), copy the reply
+// (one warp per message, or the whole block per message), copy the reply
 // image out with every thread, then publish the new indices: one barrier,
 // one system-scope fence, two stores.
 #pragma once
@@ -17,6 +17,12 @@
 namespace rk::server::gpu {
 
 inline constexpr uint32_t kMaxBatch = 1024;
+// Spans are staged in shared memory, up to these sizes: the handlers' many
+// small dependent loads then cost tens of cycles instead of an L2 round
+// trip each. A record bigger than the shared stage is staged in the
+// block's device-memory stage instead.
+inline constexpr uint32_t kSmemStageIn = 16384;
+inline constexpr uint32_t kSmemStageOut = 65536;  // replies of a full stage, with slack
 
 __device__ inline uint8_t* ring_buffer(shm::RingHeader* h) {
   return reinterpret_cast<uint8_t*>(h) + sizeof(shm::RingHeader);
@@ -45,6 +51,8 @@ struct Batch {
   uint32_t consumed;   // request bytes used up (records, fillers, padding)
   uint32_t out_bytes;  // reply image bytes
   uint32_t span;       // request bytes staged
+  uint32_t contiguous; // request bytes published up to the buffer's end
+  uint32_t in_global;  // 1: a record too big for shared memory, staged in device memory
   uint32_t broken;
   uint32_t last_error;
   unsigned long long processed, errors, latency_sum, latency_max;
@@ -53,7 +61,8 @@ struct Batch {
 
 // Running totals of one block, mirrored into its BlockStats after each batch.
 struct BlockTelemetry {
-  uint64_t processed, errors, latency_sum, latency_max, backpressure;
+  uint64_t processed, errors, latency_sum, latency_max, backpressure, batches;
+  uint64_t phase_ns[4];
   uint16_t last_error;
 };
 
@@ -70,16 +79,22 @@ __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur
     if (flags & shm::kRecordPadding) {
       const uint64_t here = off0 + pos;
       if (here == 0 || flags != shm::kRecordPadding || len != cap - here - shm::kRecordHeaderBytes) b.broken = 1;
-      else pos = b.span;  // the padding runs to the end of the buffer = end of the span
+      else pos += shm::kRecordHeaderBytes + len;  // to the buffer's end; its bytes need no staging
       break;
     }
     if (flags & shm::kRecordReservedMask) { b.broken = 1; break; }
     const uint64_t rb = shm::record_bytes(len);
     if (pos + rb > b.span) {
-      // The stage holds any whole record that starts it, and a record never
-      // crosses the buffer's end: one that starts the span and does not fit
-      // runs past the published tail.
-      if (pos == 0) b.broken = 1;
+      // A record never crosses the buffer's end. One that starts the span
+      // and was published whole did not fit the stage: a filler is skipped
+      // unread, a record is staged again in device memory. One that runs
+      // past the published tail is broken.
+      if (pos == 0) {
+        if (rb > b.contiguous) b.broken = 1;
+        else if (flags & shm::kRecordFiller) pos = uint32_t(rb);
+        else if (!b.in_global) b.in_global = 1;
+        else b.broken = 1;
+      }
       break;  // else: staged next time
     }
     if (flags & shm::kRecordFiller) { pos += uint32_t(rb); continue; }
@@ -145,27 +160,36 @@ __device__ inline void count_handled(Batch& b, const Handled& h, uint64_t dt, bo
 // Serves [cur.read, cur.read + avail) as far as stage and reply room allow.
 // Every thread of the block calls it; the result is the same in all of
 // them: true when requests were consumed.
+// The block's two stages: device memory (big) and shared memory (small).
+struct Stages {
+  uint8_t* in;
+  uint8_t* out;
+  uint8_t* smem_in;
+  uint8_t* smem_out;
+  uint32_t in_bytes, out_bytes;
+};
+
 template <class Handler>
 __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t avail, Batch& batch,
-                              uint8_t* in_stage, uint8_t* out_stage, Handler& handler, double* reduce_scratch,
+                              const Stages& stages, Handler& handler, double* reduce_scratch,
                               BlockTelemetry& tel, BlockStats* st) {
   const uint32_t tid = threadIdx.x;
   const DeviceChannel& ch = cur.ch;
   auto* req = reinterpret_cast<shm::RingHeader*>(ch.request_ring);
   auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
+  const uint8_t* from = ring_buffer(req) + (cur.read & (ch.capacity - 1));
   if (tid == 0) {
     batch.n = 0;
     batch.span = 0;
     batch.broken = 0;
     batch.consumed = 0;
+    batch.in_global = 0;
     if (avail > ch.capacity || avail % 8 != 0) {
       batch.broken = 1;
     } else {
-      const uint64_t off = cur.read & (ch.capacity - 1);
-      uint64_t span = ch.capacity - off;
-      if (span > avail) span = avail;
-      if (span > a.stage_in) span = a.stage_in;
-      batch.span = uint32_t(span);
+      const uint64_t room = ch.capacity - (cur.read & (ch.capacity - 1));
+      batch.contiguous = uint32_t(room < avail ? room : avail);
+      batch.span = batch.contiguous < kSmemStageIn ? batch.contiguous : kSmemStageIn;
     }
   }
   __syncthreads();
@@ -173,28 +197,51 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
     __syncthreads();
     return false;  // a broken channel is left alone until its session is closed
   }
-  block_copy(in_stage, ring_buffer(req) + (cur.read & (ch.capacity - 1)), batch.span);
+  const uint64_t t0 = tid == 0 ? globaltimer() : 0;
+  block_copy(stages.smem_in, from, batch.span);
   __syncthreads();
+  const uint64_t t1 = tid == 0 ? globaltimer() : 0;
   if (tid == 0) {
-    plan_batch(batch, in_stage, cur, ch, rep, out_stage, a.stage_out,
-               a.block_per_message ? kMaxBatch : (blockDim.x < kMaxBatch ? blockDim.x : kMaxBatch), tel.backpressure);
     batch.processed = batch.errors = batch.latency_sum = batch.latency_max = 0;
     batch.last_error = 0;
+    plan_batch(batch, stages.smem_in, cur, ch, rep, stages.smem_out, kSmemStageOut, kMaxBatch, tel.backpressure);
+    if (batch.in_global) {
+      batch.span = batch.contiguous < stages.in_bytes ? batch.contiguous : stages.in_bytes;
+      batch.n = 0;
+    }
   }
   __syncthreads();
+  uint8_t* in_stage = stages.smem_in;
+  uint8_t* out_stage = stages.smem_out;
+  if (batch.in_global) {  // the same in every thread
+    in_stage = stages.in;
+    out_stage = stages.out;
+    block_copy(in_stage, from, batch.span);
+    __syncthreads();
+    if (tid == 0) plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes, kMaxBatch, tel.backpressure);
+    __syncthreads();
+  }
   if (batch.n == 0 && batch.consumed == 0) {
     __syncthreads();
     return false;  // held back: no reply room (or broken)
   }
+  const uint64_t t2 = tid == 0 ? globaltimer() : 0;
   if (!a.block_per_message) {
-    for (uint32_t i = tid; i < batch.n; i += blockDim.x) {
+    // One warp per message: the lanes share its copies (coalesced) and read
+    // its headers together (one broadcast load each), and the block's
+    // warps take messages in turn.
+    const uint32_t warp = tid / 32, warps = blockDim.x / 32;
+    for (uint32_t i = warp; i < batch.n; i += warps) {
       const uint64_t t0 = globaltimer();
-      Context ctx(a.instance, a.state, a.state_bytes);
+      Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
       uint8_t* out = out_stage + batch.rep_off[i];
       Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
                                  out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
-      seal_reply(out, batch.rep_cap[i], h.reply_bytes);
-      count_handled(batch, h, globaltimer() - t0, false);
+      __syncwarp();
+      if (ctx.lane() == 0) {
+        seal_reply(out, batch.rep_cap[i], h.reply_bytes);
+        count_handled(batch, h, globaltimer() - t0, false);
+      }
     }
   } else {
     for (uint32_t i = 0; i < batch.n; ++i) {
@@ -212,6 +259,7 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
     }
   }
   __syncthreads();
+  const uint64_t t3 = tid == 0 ? globaltimer() : 0;
   // Replies out: the image starts at the reply tail and may wrap once (a
   // padding record then fills the end of the buffer).
   const uint64_t cap = ch.capacity, at = cur.reply_tail & (cap - 1);
@@ -234,6 +282,13 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
     tel.latency_sum += batch.latency_sum;
     if (batch.latency_max > tel.latency_max) tel.latency_max = batch.latency_max;
     if (batch.last_error) tel.last_error = uint16_t(batch.last_error);
+    store_relaxed(&st->batches, ++tel.batches);
+    const uint64_t t4 = globaltimer();
+    tel.phase_ns[0] += t1 - t0;
+    tel.phase_ns[1] += t2 - t1;
+    tel.phase_ns[2] += t3 - t2;
+    tel.phase_ns[3] += t4 - t3;
+    for (int p = 0; p < 4; ++p) store_relaxed(&st->phase_ns[p], tel.phase_ns[p]);
     store_relaxed(&st->processed, tel.processed);
     store_relaxed(&st->errors, tel.errors);
     store_relaxed(&st->latency_sum_ns, tel.latency_sum);

@@ -107,11 +107,12 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
 
   // Co-residency: every persistent kernel must fit on the GPU at once, or
   // one of them would wait forever for SMs another never gives back.
-  g->block_ = m.block ? m.block : (m.block_per_message ? 256 : 128);
+  // Whole warps: a message is served by a warp (or by the whole block).
+  g->block_ = m.block ? m.block : 256;
   g->grid_ = m.grid ? m.grid : 1;
-  if (g->block_ > 1024 || g->grid_ > kMaxBlocks) {
+  if (g->block_ > 1024 || g->block_ % 32 != 0 || g->grid_ > kMaxBlocks) {
     status = Errc::invalid_argument;
-    why = "grid must be <= " + std::to_string(kMaxBlocks) + " and block <= 1024";
+    why = "grid must be <= " + std::to_string(kMaxBlocks) + " and block a multiple of 32 up to 1024";
     return nullptr;
   }
   int device = 0, sms = 0, per_sm = 0;
@@ -175,8 +176,10 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   // Clients bump the bell's seq after publishing, without a system call.
   at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
   trace("launch: kernel", m.instance);
-  g->trap_ = m.builtin == kTrapKernel;
-  if (g->trap_) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
+  // The debug kernels read no channel table.
+  g->trap_ = m.builtin == kTrapKernel || m.builtin == kHangKernel;
+  if (m.builtin == kTrapKernel) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
+  else if (m.builtin == kHangKernel) die_on(launch_hang_kernel(&a.control->cb, g->stream_), "launch hang kernel");
   else die_on(launch_persistent_kernel(a, g->grid_, g->block_, g->stream_), "launch");
   trace("launch: launched", m.instance);
   gpu_share += g->share_;
@@ -216,9 +219,14 @@ void GpuInstance::trace_rings() {
   std::lock_guard lock(mu_);
   const BlockStats& b0 = control_->blocks[0];
   char line[256];
-  std::snprintf(line, sizeof line, "kernel %u: active %u processed %llu parked %u table %llu/%llu", id_,
-                at(control_->cb.active).load(), (unsigned long long)at(b0.processed).load(), at(b0.parked).load(),
+  std::snprintf(line, sizeof line, "kernel %u: active %u processed %llu batches %llu rounds %llu parked %u table %llu/%llu", id_,
+                at(control_->cb.active).load(), (unsigned long long)at(b0.processed).load(),
+                (unsigned long long)at(b0.batches).load(), (unsigned long long)at(b0.rounds).load(), at(b0.parked).load(),
                 (unsigned long long)at(b0.seen_table_epoch).load(), (unsigned long long)at(control_->cb.table_epoch).load());
+  trace(line);
+  std::snprintf(line, sizeof line, "  block 0 phases (us): copy in %llu, plan %llu, handlers %llu, copy out %llu",
+                (unsigned long long)at(b0.phase_ns[0]).load() / 1000, (unsigned long long)at(b0.phase_ns[1]).load() / 1000,
+                (unsigned long long)at(b0.phase_ns[2]).load() / 1000, (unsigned long long)at(b0.phase_ns[3]).load() / 1000);
   trace(line);
   for (auto& c : channels_) {
     std::snprintf(line, sizeof line, "  slot %u key %llu: request head %llu tail %llu, reply head %llu tail %llu, waiters %u/%u",

@@ -83,7 +83,7 @@ class GpuInstance {
   // host memory may wait for the device to go idle, which a GPU running
   // persistent kernels never does. Registrations are counted worker-wide.
   std::vector<BoundChannel> retired_;
-  bool trap_ = false;
+  bool trap_ = false;  // a debug kernel (trap or hang): no channel table
   std::atomic<bool> exited_{false};
   std::atomic<bool> stopping_{false};
   Exited on_exit_;

@@ -23,8 +23,9 @@ constexpr uint32_t kSpinRounds = 20000;   // block 0: ~20-40 ms of polling befor
 constexpr uint32_t kIdleSleepNs = 1000;   // bounded: new work is still seen within a few µs
 constexpr uint32_t kWorkerSpinRounds = 2000;
 constexpr uint32_t kWorkerSleepNs = 256;  // other blocks poll L2 only
-constexpr uint32_t kStalledRetryRounds = 64;
-constexpr uint32_t kHeartbeatRounds = 1024;
+constexpr uint32_t kStalledRetryRounds = 4;  // each retry may cost a PCIe read of the reply head
+constexpr uint64_t kHeartbeatNs = 1'000'000;  // %globaltimer stamp in BlockStats at most this often
+constexpr uint32_t kScoutBudget = 64;     // scout rounds per trip round block 0's loop
 
 // Block-wide state in shared memory, besides the scout's.
 struct BlockState {
@@ -35,6 +36,7 @@ struct BlockState {
   uint32_t refresh;              // the channel table moved on
   uint32_t quit;
   uint32_t posted;               // block 0: the scout posted something this round
+  uint32_t stalled;              // some owned channel waits for reply room (or is broken)
   uint64_t seen_table_epoch;
 };
 
@@ -76,7 +78,7 @@ __device__ void refresh_own_channels(BlockState& b, const KernelArgs& a, BlockSt
 // Warp 0: which owned channels have posted work; also the scout's table
 // epoch and quit word (device memory, L2).
 __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, uint32_t round) {
-  bool work = false;
+  bool work = false, stalled = false;
   for (uint32_t k = lane; k < b.mine_count; k += 32) {
     const DeviceCursor& cur = a.cursors[b.mine[k]];
     const uint64_t p = load_acquire_gpu(&a.shared->pending[b.mine[k]]);
@@ -84,13 +86,17 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
     if ((p >> kPendingTailBits) == (cur.key & 0xffffu)) avail = ((p & kPendingTailMask) - cur.read) & kPendingTailMask;
     // A stalled channel (no reply room, or broken) is retried now and then:
     // its client frees reply room without telling the GPU.
-    if (avail && cur.stalled == cur.read + 1 && round % kStalledRetryRounds != 0) avail = 0;
+    const bool stuck = avail && cur.stalled == cur.read + 1;
+    if (stuck && round % kStalledRetryRounds != 0) avail = 0;
     b.avail[k] = avail;
     work |= avail != 0;
+    stalled |= stuck;
   }
   work = __any_sync(0xffffffffu, work);
+  stalled = __any_sync(0xffffffffu, stalled);
   if (lane == 0) {
     b.work = work;
+    b.stalled = stalled;
     if (blockIdx.x != 0) {
       b.quit = load_acquire_gpu(&a.shared->quit);
       b.refresh = load_acquire_gpu(&a.shared->table_epoch) != b.seen_table_epoch;
@@ -109,20 +115,26 @@ __global__ void persistent_kernel(KernelArgs a) {
   const uint32_t tid = threadIdx.x, lane = tid % 32;
   const bool scout_block = blockIdx.x == 0;
   BlockStats* st = &a.control->blocks[blockIdx.x];
-  uint8_t* in_stage = a.scratch + size_t(blockIdx.x) * (a.stage_in + a.stage_out);
-  uint8_t* out_stage = in_stage + a.stage_in;
+  Stages stages;
+  stages.in = a.scratch + size_t(blockIdx.x) * (a.stage_in + a.stage_out);
+  stages.out = stages.in + a.stage_in;
+  stages.in_bytes = a.stage_in;
+  stages.out_bytes = a.stage_out;
+  stages.smem_in = reinterpret_cast<uint8_t*>(reduce_scratch + blockDim.x);
+  stages.smem_out = stages.smem_in + kSmemStageIn;
   const auto which = static_cast<rk::builtin::Builtin>(a.builtin);
   auto handler = [which](Context& c, MessageView in, Reply& out) { rk::builtin::run_builtin(which, c, in, out); };
 
   if (tid == 0) {
     b.mine_count = 0;
-    b.work = b.refresh = b.quit = b.posted = 0;
+    b.work = b.refresh = b.quit = b.posted = b.stalled = 0;
     b.seen_table_epoch = ~0ull;
     scout.table_epoch = 0;
     scout.count = 0;
     scout.last_bell = 0;
     scout.round = 0;
     scout.drained_rounds = 0;
+    scout.quiet_rounds = 0;
   }
   for (uint32_t k = tid; k < kMaxChannels; k += blockDim.x) {
     scout.request_ring[k] = 0;
@@ -134,10 +146,14 @@ __global__ void persistent_kernel(KernelArgs a) {
 
   BlockTelemetry tel{};
   uint32_t idle_rounds = 0, round = 0;
+  uint64_t last_heartbeat = 0;
   for (;; ++round) {
     if (tid < 32) {
       if (scout_block) {
-        const ScoutResult r = scout_round(scout, a, lane);
+        // Few rounds per trip round the block loop while some owned channel
+        // is stalled (it is retried from there), many otherwise.
+        const uint32_t budget = b.stalled ? kStalledRetryRounds : kScoutBudget;
+        const ScoutResult r = scout_until_work(scout, a, lane, budget, kSpinRounds, kIdleSleepNs);
         if (lane == 0) {
           b.quit = r.quit;
           b.posted = r.posted;
@@ -165,7 +181,7 @@ __global__ void persistent_kernel(KernelArgs a) {
         if (b.avail[k] == 0) continue;  // same answer in every thread
         DeviceCursor& cur = a.cursors[b.mine[k]];
         const bool progress =
-            serve_channel(a, cur, b.avail[k], batch, in_stage, out_stage, handler, reduce_scratch, tel, st);
+            serve_channel(a, cur, b.avail[k], batch, stages, handler, reduce_scratch, tel, st);
         if (!progress && tid == 0) {
           cur.stalled = cur.read + 1;
           store_relaxed(&st->backpressure, tel.backpressure);
@@ -174,18 +190,27 @@ __global__ void persistent_kernel(KernelArgs a) {
       }
     }
 
-    if (tid == 0 && round % kHeartbeatRounds == 0) store_relaxed(&st->heartbeat_ns, globaltimer());
+    if (tid == 0) {
+      const uint64_t now = globaltimer();
+      if (now - last_heartbeat > kHeartbeatNs) {
+        last_heartbeat = now;
+        store_relaxed(&st->heartbeat_ns, now);
+        store_relaxed(&st->rounds, uint64_t(round));
+      }
+    }
+    // Long idle: back off so an idle GPU does not burn power, bounded so new
+    // work is still seen within a few microseconds. Block 0's scout sleeps
+    // in its own loop; the others sleep here.
+    const uint32_t spin = scout_block ? kSpinRounds / kScoutBudget : kWorkerSpinRounds;
     if (worked || b.posted) {
-      if (idle_rounds > (scout_block ? kSpinRounds : kWorkerSpinRounds) && tid == 0) store_relaxed(&st->parked, 0u);
+      if (idle_rounds > spin && tid == 0) store_relaxed(&st->parked, 0u);
       idle_rounds = 0;
-    } else if (++idle_rounds > (scout_block ? kSpinRounds : kWorkerSpinRounds)) {
-      // Long idle: back off so an idle GPU does not burn power, bounded so
-      // new work is still seen within a few microseconds.
-      if (tid == 0 && idle_rounds == (scout_block ? kSpinRounds : kWorkerSpinRounds) + 1) {
+    } else if (++idle_rounds > spin) {
+      if (tid == 0 && idle_rounds == spin + 1) {
         store_relaxed(&st->backpressure, tel.backpressure);
         store_relaxed(&st->parked, 1u);
       }
-      __nanosleep(scout_block ? kIdleSleepNs : kWorkerSleepNs);
+      if (!scout_block) __nanosleep(kWorkerSleepNs);
     }
     __syncthreads();  // b.* is rewritten by warp 0 next round
   }
@@ -199,11 +224,26 @@ __global__ void trap_kernel() {
   __trap();
 }
 
-cudaError_t configure_persistent_kernel(int carveout_percent) {
-  return cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributePreferredSharedMemoryCarveout, carveout_percent);
+// Spins until told to stop, stamping no heartbeat: the hang watchdog's test.
+__global__ void hang_kernel(const ControlBlock* cb) {
+  while (load_relaxed(&cb->terminate_requested) == 0) __nanosleep(100000);
 }
 
-size_t persistent_kernel_smem(uint32_t block) { return size_t(block) * sizeof(double); }
+cudaError_t launch_hang_kernel(const ControlBlock* cb, cudaStream_t stream) {
+  hang_kernel<<<1, 32, 0, stream>>>(cb);
+  return cudaGetLastError();
+}
+
+size_t persistent_kernel_smem(uint32_t block) {
+  return size_t(block) * sizeof(double) + kSmemStageIn + kSmemStageOut;
+}
+
+cudaError_t configure_persistent_kernel(int carveout_percent) {
+  cudaError_t e = cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(persistent_kernel_smem(1024)));
+  if (e != cudaSuccess || carveout_percent < 0) return e;
+  return cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributePreferredSharedMemoryCarveout, carveout_percent);
+}
 
 cudaError_t persistent_kernel_blocks_per_sm(uint32_t block, int* out) {
   return cudaOccupancyMaxActiveBlocksPerMultiprocessor(out, persistent_kernel, int(block),

@@ -6,9 +6,11 @@
 
 namespace rk::server::gpu {
 
-// Prefers this share of each SM's L1 as shared memory (0..100). Set once,
-// before any launch: an SM that must change its L1/shared split waits until
-// it is idle, and an SM running a persistent kernel never is.
+// Allows the kernel its dynamic shared memory (the small-span stages) and
+// prefers this share of each SM's L1 as shared memory (0..100; -1: the
+// driver's choice). One fixed split for every persistent kernel, so a later
+// launch never needs a different split on an SM that already runs one (an
+// SM changes its split only when idle). Call once, before any launch.
 cudaError_t configure_persistent_kernel(int carveout_percent);
 // Dynamic shared memory the kernel needs for `block` threads.
 size_t persistent_kernel_smem(uint32_t block);
@@ -17,5 +19,8 @@ cudaError_t persistent_kernel_blocks_per_sm(uint32_t block, int* out);
 cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint32_t block, cudaStream_t stream);
 // A kernel that traps at once: the fault path's test.
 cudaError_t launch_trap_kernel(cudaStream_t stream);
+// A kernel that spins without a heartbeat until `cb` says terminate: the
+// hang watchdog's test.
+cudaError_t launch_hang_kernel(const ControlBlock* cb, cudaStream_t stream);
 
 }  // namespace rk::server::gpu

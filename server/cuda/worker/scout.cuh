@@ -1,10 +1,11 @@
 // The scout: the one warp per kernel (block 0, warp 0) that polls host
 // memory. Per round it issues, together, the loads of the command words,
 // the instance's bell and the request tails of its "hot" channels (those
-// with traffic in the last kHotRounds rounds), then one fence: one PCIe
+// with traffic in the last kHotNs), then one fence: one PCIe
 // round trip however many channels are attached. Idle channels cost nothing
 // until their client rings the bell (a CPU atomic on the bell's line, which
-// the GPU only reads); then, or every kSweepEvery rounds, the scout sweeps
+// the GPU only reads; clients skip it while their channel is hot, see
+// kick() in capi/kernel.cpp); then, or every kSweepEvery rounds, the scout sweeps
 // every channel's tail, 32 lanes with up to 8 loads each in flight.
 //
 // A tail that moved is posted to the owning block through device memory
@@ -21,7 +22,7 @@
 
 namespace rk::server::gpu {
 
-inline constexpr uint32_t kHotRounds = 4096;   // a few ms of polling after the last message
+inline constexpr uint64_t kHotNs = 50'000'000;  // polled directly for 50 ms after its last message
 inline constexpr uint32_t kSweepEvery = 256;   // a stuck or skipped bell costs at most this
 inline constexpr uint32_t kLoadsPerLane = kMaxChannels / 32;
 inline constexpr uint64_t kUnknownTail = ~uint64_t(0);
@@ -30,13 +31,15 @@ inline constexpr uint64_t kUnknownTail = ~uint64_t(0);
 struct ScoutState {
   uint64_t request_ring[kMaxChannels];  // device address of the request RingHeader; 0: no channel
   uint64_t seen_tail[kMaxChannels];     // last tail posted (kUnknownTail: none yet)
-  uint32_t hot_until[kMaxChannels];     // round number
+  uint64_t hot_until[kMaxChannels];     // %globaltimer ns
   uint16_t key16[kMaxChannels];
   uint64_t table_epoch;
   uint32_t count;
   uint32_t last_bell;
   uint32_t round;
   uint32_t drained_rounds;              // consecutive rounds found drained while terminating
+  uint32_t quiet_rounds;                // consecutive rounds that found nothing
+  uint64_t now;                         // %globaltimer at the start of the round
 };
 
 // What a scout round tells block 0 (warp-uniform).
@@ -46,7 +49,7 @@ struct ScoutResult {
   bool quit;           // terminate requested and drained (or inactive)
 };
 
-__device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return int32_t(s.hot_until[k] - s.round) > 0; }
+__device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_until[k] > s.now; }
 
 // Issues the loads of the tails of the slots `pick` selects, all in flight
 // at once; the caller fences once after them.
@@ -70,7 +73,7 @@ __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint32_t 
     const uint32_t k = lane + 32 * j;
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
     s.seen_tail[k] = tail[j];
-    s.hot_until[k] = s.round + kHotRounds;
+    s.hot_until[k] = s.now + kHotNs;
     // Release (device scope) after the system acquire fence: the owner that
     // sees this word also sees the request bytes the client published.
     store_release_gpu(&shared->pending[k], pending_word(s.key16[k], tail[j]));
@@ -93,7 +96,7 @@ __device__ inline void scout_read_table(ScoutState& s, const ChannelTable* table
       s.request_ring[k] = ring;
       s.key16[k] = uint16_t(key);
       s.seen_tail[k] = kUnknownTail;  // post whatever the new channel's tail is
-      s.hot_until[k] = s.round + kHotRounds;
+      s.hot_until[k] = s.now + kHotNs;
     }
   }
   if (lane == 0) s.count = n;
@@ -114,7 +117,11 @@ __device__ inline bool scout_drained(const ScoutState& s, const DeviceCursor* cu
   return __all_sync(0xffffffffu, drained);
 }
 
-// One round of the scout. Called by the 32 lanes of block 0's warp 0.
+// One round of the scout. Called by the 32 lanes of block 0's warp 0. A
+// quiet round (nothing moved, nothing asked) is the loads alone: the fence
+// that orders the later reads of request bytes after the tail is issued
+// only once a tail is seen to move (relaxed load + acquire fence is the
+// acquire pattern).
 __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane) {
   ScoutResult r{false, false, false};
   ControlBlock* cb = &a.control->cb;
@@ -123,6 +130,8 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
   uint64_t tail[kLoadsPerLane];
   bool want[kLoadsPerLane];
   // Command words, bell and hot tails: one round trip.
+  if (lane == 0) s.now = globaltimer();
+  __syncwarp();
   if (lane == 0) {
     active = load_relaxed(&cb->active);
     terminate = load_relaxed(&cb->terminate_requested);
@@ -130,11 +139,23 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
     bell = load_relaxed(&a.bell->bell.seq);
   }
   load_tails(s, lane, tail, want, [&](uint32_t k) { return is_hot(s, k); });
-  acquire_fence_system();
+  bool seen_move = false;
+#pragma unroll
+  for (uint32_t j = 0; j < kLoadsPerLane; ++j) seen_move |= want[j] && tail[j] != s.seen_tail[lane + 32 * j];
+  seen_move = __any_sync(0xffffffffu, seen_move);
   active = __shfl_sync(0xffffffffu, active, 0);
   terminate = __shfl_sync(0xffffffffu, terminate, 0);
   epoch = __shfl_sync(0xffffffffu, epoch, 0);
   bell = __shfl_sync(0xffffffffu, bell, 0);
+  const bool bell_rang = bell != s.last_bell;
+  const bool sweep_due = s.round % kSweepEvery == 0;
+  if (!(seen_move && active) && !bell_rang && !sweep_due && !terminate && epoch == s.table_epoch) {
+    if (lane == 0) ++s.round;
+    __syncwarp();
+    return r;  // quiet
+  }
+
+  acquire_fence_system();
   // An inactive kernel posts nothing: what arrives meanwhile is posted
   // once it is activated.
   bool moved = active && post_tails(s, a.shared, lane, tail, want);
@@ -146,9 +167,7 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
     if (lane == 0) store_release_gpu(&a.shared->table_epoch, epoch);
     r.table_changed = true;
   }
-  const bool bell_rang = bell != s.last_bell;
-  const bool sweep = r.table_changed || terminate || s.round % kSweepEvery == 0 ||
-                     (bell_rang && (!moved || s.round % 8 == 0));
+  const bool sweep = r.table_changed || terminate || sweep_due || (bell_rang && (!moved || s.round % 8 == 0));
   if (active && sweep) {
     load_tails(s, lane, tail, want, [&](uint32_t k) { return !is_hot(s, k); });
     acquire_fence_system();
@@ -172,6 +191,24 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
   }
   __syncwarp();
   return r;
+}
+
+// Scout rounds until block 0 has something to do: a tail posted, the table
+// moved, the kernel to leave, or `budget` rounds passed (block 0's own
+// housekeeping: heartbeat, retrying stalled channels). The rest of block 0
+// waits at its barrier meanwhile, so a quiet round is one PCIe round trip
+// and nothing else. After `spin_rounds` quiet rounds in a row each round
+// also sleeps `sleep_ns` (bounded: new work is still seen within a few µs).
+__device__ inline ScoutResult scout_until_work(ScoutState& s, const KernelArgs& a, uint32_t lane, uint32_t budget,
+                                               uint32_t spin_rounds, uint32_t sleep_ns) {
+  for (uint32_t i = 0;; ++i) {
+    const ScoutResult r = scout_round(s, a, lane);
+    const bool busy = r.posted || r.table_changed || r.quit;
+    if (lane == 0) s.quiet_rounds = busy ? 0 : s.quiet_rounds + 1;
+    __syncwarp();
+    if (busy || i + 1 >= budget) return r;
+    if (s.quiet_rounds > spin_rounds) __nanosleep(sleep_ns);
+  }
 }
 
 }  // namespace rk::server::gpu

@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
     // RK_SMEM_CARVEOUT=-1 leaves the driver's choice (for experiments).
     const char* env = std::getenv("RK_SMEM_CARVEOUT");
     const int carveout = env && *env ? std::atoi(env) : 100;
-    if (carveout >= 0) {
+    {
       cudaError_t e = configure_persistent_kernel(carveout);
       if (e != cudaSuccess) {
         ready.status = uint16_t(Errc::no_device);
