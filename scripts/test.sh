@@ -25,4 +25,14 @@ if [ -f bindings/go/go.mod ]; then
   echo "== go test (bindings/go)"
   (cd bindings/go && RINGKERNEL_BUILD_DIR="$build" bash ./run-tests.sh)
 fi
+# Reliability: the unit and integration suites again under ASan+UBSan and
+# under TSan, then every fuzz target for a short smoke period
+# (RINGKERNEL_FUZZ_SECONDS, default 10; scripts/fuzz.sh for long runs).
+# RINGKERNEL_SKIP_SANITIZERS=1 / RINGKERNEL_SKIP_FUZZ=1 leave them out locally.
+if [ "${RINGKERNEL_SKIP_SANITIZERS:-0}" != 1 ]; then
+  RINGKERNEL_BUILD_DIR="$build" bash scripts/sanitize.sh address thread
+fi
+if [ "${RINGKERNEL_SKIP_FUZZ:-0}" != 1 ]; then
+  RINGKERNEL_FUZZ_BUILD_DIR="$build-fuzz" bash scripts/fuzz.sh "${RINGKERNEL_FUZZ_SECONDS:-10}"
+fi
 echo "== all tests passed"

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -69,8 +70,14 @@ Process::Process(const std::string& path, std::vector<std::string> args, const O
     err_fd = ::open(options.stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (err_fd < 0) return;
   }
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    // A test that dies abruptly (a sanitizer report, a crash) takes its
+    // children with it, instead of leaving a server that holds the test
+    // runner's output pipe open until its timeout.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     if (in[0] >= 0) ::dup2(in[0], STDIN_FILENO);
     if (out[1] >= 0) ::dup2(out[1], STDOUT_FILENO);
     if (err_fd >= 0) ::dup2(err_fd, STDERR_FILENO);
@@ -236,6 +243,30 @@ std::string Daemon::log_tail(size_t bytes) const {
 
 int count_fds(pid_t pid) { return count_dir_entries("/proc/" + std::to_string(pid) + "/fd"); }
 int count_threads(pid_t pid) { return count_dir_entries("/proc/" + std::to_string(pid) + "/task"); }
+
+int count_mapped_segments(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  if (!in) return -1;
+  std::set<std::string> inodes;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("/memfd:") == std::string::npos) continue;
+    // address perms offset dev inode path
+    std::istringstream fields(line);
+    std::string address, perms, offset, dev, inode;
+    fields >> address >> perms >> offset >> dev >> inode;
+    inodes.insert(inode);
+  }
+  return int(inodes.size());
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  return -1;
+}
 
 std::set<std::string> shm_entries() {
   std::set<std::string> out;

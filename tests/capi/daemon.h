@@ -100,6 +100,11 @@ class Daemon {
 // What the server holds: open descriptors and threads. -1 if unreadable.
 int count_fds(pid_t pid);
 int count_threads(pid_t pid);
+// Shared-memory segments `pid` has mapped: distinct memfd inodes in
+// /proc/<pid>/maps (session segments, kernel bells, ...). -1 if unreadable.
+int count_mapped_segments(pid_t pid);
+// Resident set size of `pid` in KiB (VmRSS), or -1.
+long rss_kib(pid_t pid);
 // Names of the rk-* entries in /dev/shm.
 std::set<std::string> shm_entries();
 // Entries of `now` that are not in `before`.

@@ -50,6 +50,16 @@ class RawControl {
     return Errc::ok;
   }
   rk::schema::Reply::Reader reply() { return reader_->getRoot<rk::schema::Reply>(); }
+  // The descriptor that came with the last reply (-1 if none); the caller owns it.
+  int take_fd() { return packet_.take_fd(); }
+  // Waits (bounded) for the server to hang up: true once it has.
+  bool hung_up(int timeout_ms) {
+    for (;;) {
+      Errc e = packet_.receive(fd_, timeout_ms);
+      if (e == Errc::disconnected) return true;
+      if (e != Errc::ok) return false;  // timeout, or something else
+    }
+  }
 
   // hello with the given versions.
   Errc hello(uint32_t abi_version, uint32_t protocol_version = wire::kProtocolVersion) {

@@ -21,9 +21,28 @@
 //       request ring, one in rk_receive on an active echo nobody sends to.
 //       Prints "ready" once the ring is full, then "call <status>",
 //       "send <status>" and "receive <status>" as each returns; exits 0.
+//   rk_test_client victim <socket> <shared-instance> <reserve|call|blocked|attach>
+//       A client to be SIGKILLed at a random point of one activity, repeated
+//       forever: reserve (rk_reserve, fill the record slowly, rk_commit,
+//       receive), call (rk_call), blocked (rk_call on a kernel never
+//       activated, 60 s timeout), attach (attach the shared instance, call,
+//       release it). Prints "ready" once the activity is under way.
+//   rk_test_client call-until-stdin <socket> <shared-instance>
+//       Calls its own echo and the shared instance in turn, checking that
+//       every reply is its own, until a line (or EOF) arrives on stdin.
+//       Prints "ready" after the first round, then "ok <n>" and exits 0, or
+//       "error <what> <status>" and exits 1 at the first failure.
+//   rk_test_client load-until-death <socket>
+//       Calls an echo in a loop with a 60 s timeout per call; prints "ready"
+//       after the first call and, when a call fails, its status; exits 0.
+//   rk_test_client never-read <socket> <shared-instance>
+//       Attaches the shared instance and sends to it without ever reading a
+//       reply; prints "full" once a send finds the request ring full for
+//       its whole (short) timeout, then waits for EOF on stdin.
 #include <ringkernel/ringkernel.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -229,12 +248,160 @@ int block_in_all(const char* socket) {
   return 0;
 }
 
+// Sends `p` on k, waits for its reply and checks it is p itself.
+rk_status echo_round(rk_kernel* k, const std::vector<unsigned char>& p, bool& mismatch) {
+  rk_message* reply = nullptr;
+  rk_status s = rk_call(k, kType, p.data(), p.size(), &reply, 30000);
+  if (s != RK_OK) return s;
+  size_t len = 0;
+  const void* d = rk_message_data(reply, &len);
+  mismatch = len != p.size() || std::memcmp(d, p.data(), len) != 0;
+  rk_message_release(reply);
+  return RK_OK;
+}
+
+int victim(const char* socket, const char* shared, const std::string& what) {
+  rk_client* c = nullptr;
+  if (rk_status s = rk_connect(socket, &c); s != RK_OK) return fail("connect", s);
+  rk_kernel* own = nullptr;
+  if (rk_status s = rk_launch(c, "echo", nullptr, &own); s != RK_OK) return fail("launch", s);
+  const uint32_t pid = uint32_t(getpid());
+  bool mismatch = false;
+  if (what == "blocked") {
+    // Never activated: only its timeout or the server could end this call.
+    say("ready");
+    std::vector<unsigned char> p = make_payload(pid, 0);
+    rk_message* reply = nullptr;
+    (void)rk_call(own, kType, p.data(), p.size(), &reply, 60000);
+    return fail("blocked call returned");
+  }
+  if (rk_status s = rk_activate(own); s != RK_OK) return fail("activate", s);
+  rk_kernel* other = nullptr;
+  if (what != "attach")
+    if (rk_status s = rk_attach(c, shared, &other); s != RK_OK) return fail("attach", s);
+  for (uint64_t seq = 0;; ++seq) {
+    std::vector<unsigned char> p = make_payload(pid, seq);
+    p.resize(p.size() + (seq % 7) * 331);
+    if (what == "reserve") {
+      rk_kernel* k = seq % 2 ? other : own;
+      void* room = nullptr;
+      rk_message* r = nullptr;
+      if (rk_status s = rk_reserve(k, p.size(), &room, &r, 30000); s != RK_OK) return fail("reserve", s);
+      // Slowly, so that a kill often lands between reserve and commit.
+      for (size_t i = 0; i < p.size(); ++i) static_cast<volatile unsigned char*>(room)[i] = p[i];
+      if (rk_status s = rk_commit(r, p.size(), kType, seq); s != RK_OK) return fail("commit", s);
+      rk_message* reply = nullptr;
+      if (rk_status s = rk_receive(k, &reply, 30000); s != RK_OK) return fail("receive", s);
+      rk_message_release(reply);
+    } else if (what == "call") {
+      if (rk_status s = echo_round(seq % 2 ? other : own, p, mismatch); s != RK_OK) return fail("call", s);
+    } else if (what == "attach") {
+      rk_kernel* k = nullptr;
+      if (rk_status s = rk_attach(c, shared, &k); s != RK_OK) return fail("attach", s);
+      rk_status s = echo_round(k, p, mismatch);
+      rk_kernel_release(k);
+      if (s != RK_OK) return fail("call", s);
+    } else {
+      return fail("unknown victim activity " + what);
+    }
+    if (mismatch) return fail("a reply that is not ours");
+    if (seq == 1) say("ready");
+  }
+}
+
+int call_until_stdin(const char* socket, const char* shared) {
+  auto error = [](const char* what, rk_status s) {
+    std::printf("error %s %s\n", what, status_name(s));
+    std::fflush(stdout);
+    return 1;
+  };
+  rk_client* c = nullptr;
+  if (rk_status s = rk_connect(socket, &c); s != RK_OK) return error("connect", s);
+  rk_kernel* own = nullptr;
+  rk_kernel* other = nullptr;
+  if (rk_status s = rk_launch(c, "echo", nullptr, &own); s != RK_OK) return error("launch", s);
+  if (rk_status s = rk_activate(own); s != RK_OK) return error("activate", s);
+  if (rk_status s = rk_attach(c, shared, &other); s != RK_OK) return error("attach", s);
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    char line[64];
+    (void)!std::fgets(line, sizeof line, stdin);
+    stop = true;
+  });
+  const uint32_t pid = uint32_t(getpid());
+  uint64_t n = 0;
+  int rc = 0;
+  for (; !stop; ++n) {
+    bool mismatch = false;
+    std::vector<unsigned char> p = make_payload(pid, n);
+    if (rk_status s = echo_round(n % 2 ? other : own, p, mismatch); s != RK_OK) {
+      rc = error("call", s);
+      break;
+    }
+    if (mismatch) {
+      rc = error("mismatch", RK_E_CORRUPT);
+      break;
+    }
+    if (n == 1) say("ready");
+  }
+  if (rc == 0) {
+    std::printf("ok %llu\n", static_cast<unsigned long long>(n));
+    std::fflush(stdout);
+  }
+  reader.join();
+  rk_kernel_release(other);
+  rk_kernel_release(own);
+  rk_disconnect(c);
+  return rc;
+}
+
+int load_until_death(const char* socket) {
+  rk_client* c = nullptr;
+  if (rk_status s = rk_connect(socket, &c); s != RK_OK) return fail("connect", s);
+  rk_kernel* k = nullptr;
+  if (rk_status s = rk_launch(c, "echo", nullptr, &k); s != RK_OK) return fail("launch", s);
+  if (rk_status s = rk_activate(k); s != RK_OK) return fail("activate", s);
+  const uint32_t pid = uint32_t(getpid());
+  for (uint64_t seq = 0;; ++seq) {
+    std::vector<unsigned char> p = make_payload(pid, seq);
+    rk_message* reply = nullptr;
+    rk_status s = rk_call(k, kType, p.data(), p.size(), &reply, 60000);
+    if (s != RK_OK) {
+      say(status_name(s));
+      return 0;
+    }
+    rk_message_release(reply);
+    if (seq == 0) say("ready");
+  }
+}
+
+int never_read(const char* socket, const char* shared) {
+  rk_client* c = nullptr;
+  if (rk_status s = rk_connect(socket, &c); s != RK_OK) return fail("connect", s);
+  rk_kernel* k = nullptr;
+  if (rk_status s = rk_attach(c, shared, &k); s != RK_OK) return fail("attach", s);
+  std::vector<unsigned char> body(1500, 0x17);
+  for (uint64_t i = 0;; ++i) {
+    rk_status s = rk_send(k, kType, body.data(), body.size(), i, 100);
+    if (s == RK_E_QUEUE_FULL) break;
+    if (s != RK_OK || i > 1000000) return fail("send", s);
+  }
+  say("full");
+  char line[64];
+  (void)!std::fgets(line, sizeof line, stdin);
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: rk_test_client attach-and-call <socket> <instance> <n>\n"
                "       rk_test_client call-forever <socket> <kernel> [<shared-instance>]\n"
                "       rk_test_client block-in-call <socket>\n"
-               "       rk_test_client block-in-all <socket>\n");
+               "       rk_test_client block-in-all <socket>\n"
+               "       rk_test_client victim <socket> <shared-instance> <reserve|call|blocked|attach>\n"
+               "       rk_test_client call-until-stdin <socket> <shared-instance>\n"
+               "       rk_test_client load-until-death <socket>\n"
+               "       rk_test_client never-read <socket> <shared-instance>\n");
   return 2;
 }
 
@@ -247,5 +414,9 @@ int main(int argc, char** argv) {
   if (mode == "call-forever" && (argc == 4 || argc == 5)) return call_forever(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
   if (mode == "block-in-call" && argc == 3) return block_in_call(argv[2]);
   if (mode == "block-in-all" && argc == 3) return block_in_all(argv[2]);
+  if (mode == "victim" && argc == 5) return victim(argv[2], argv[3], argv[4]);
+  if (mode == "call-until-stdin" && argc == 4) return call_until_stdin(argv[2], argv[3]);
+  if (mode == "load-until-death" && argc == 3) return load_until_death(argv[2]);
+  if (mode == "never-read" && argc == 4) return never_read(argv[2], argv[3]);
   return usage();
 }
