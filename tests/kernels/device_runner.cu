@@ -22,47 +22,51 @@ struct Records {
   uint32_t count;
 };
 
-__global__ void block_per_message(uint32_t which, Records in, uint64_t* replies, uint32_t capacity, bool zeroed,
-                                  void* state, uint32_t state_bytes, uint32_t* reply_bytes, uint16_t* status) {
+// What every lane shape runs: record `i` through the built-in, its lanes
+// given by `ctx`; lane 0 reports.
+struct Job {
+  uint32_t which;
+  Records in;
+  uint64_t* replies;
+  uint32_t capacity;
+  bool zeroed;
+  void* state;
+  uint32_t state_bytes;
+  uint32_t* reply_bytes;
+  uint16_t* status;
+};
+
+__device__ void run_record(const Job& job, uint32_t i, Context& ctx) {
+  void* reply = job.replies + uint64_t(i) * (job.capacity / 8);
+  const Handled h = handle_message(RunBuiltin{builtin::Builtin(job.which)}, ctx, job.in.words + job.in.offsets[i],
+                                   job.in.lengths[i], reply, job.capacity, job.zeroed);
+  ctx.sync();
+  if (ctx.lane() == 0) {
+    job.reply_bytes[i] = h.reply_bytes;
+    job.status[i] = h.status;
+  }
+}
+
+__global__ void block_per_message(Job job) {
   extern __shared__ double scratch[];
   const uint32_t i = blockIdx.x;
-  if (i >= in.count) return;  // uniform across the block
-  Context ctx = Context::for_block(i, state, state_bytes, scratch);
-  void* reply = replies + uint64_t(i) * (capacity / 8);
-  const Handled h = handle_message(RunBuiltin{builtin::Builtin(which)}, ctx, in.words + in.offsets[i],
-                                   in.lengths[i], reply, capacity, zeroed);
-  ctx.sync();
-  if (ctx.lane() == 0) {
-    reply_bytes[i] = h.reply_bytes;
-    status[i] = h.status;
-  }
+  if (i >= job.in.count) return;  // uniform across the block
+  Context ctx = Context::for_block(i, job.state, job.state_bytes, scratch);
+  run_record(job, i, ctx);
 }
 
-__global__ void thread_per_message(uint32_t which, Records in, uint64_t* replies, uint32_t capacity, bool zeroed,
-                                   void* state, uint32_t state_bytes, uint32_t* reply_bytes, uint16_t* status) {
+__global__ void thread_per_message(Job job) {
   const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= in.count) return;
-  Context ctx(i, state, state_bytes);
-  void* reply = replies + uint64_t(i) * (capacity / 8);
-  const Handled h = handle_message(RunBuiltin{builtin::Builtin(which)}, ctx, in.words + in.offsets[i],
-                                   in.lengths[i], reply, capacity, zeroed);
-  reply_bytes[i] = h.reply_bytes;
-  status[i] = h.status;
+  if (i >= job.in.count) return;
+  Context ctx(i, job.state, job.state_bytes);
+  run_record(job, i, ctx);
 }
 
-__global__ void warp_per_message(uint32_t which, Records in, uint64_t* replies, uint32_t capacity, bool zeroed,
-                                 void* state, uint32_t state_bytes, uint32_t* reply_bytes, uint16_t* status) {
+__global__ void warp_per_message(Job job) {
   const uint32_t i = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
-  if (i >= in.count) return;  // uniform across the warp
-  Context ctx = Context::for_warp(i, state, state_bytes);
-  void* reply = replies + uint64_t(i) * (capacity / 8);
-  const Handled h = handle_message(RunBuiltin{builtin::Builtin(which)}, ctx, in.words + in.offsets[i],
-                                   in.lengths[i], reply, capacity, zeroed);
-  ctx.sync();
-  if (ctx.lane() == 0) {
-    reply_bytes[i] = h.reply_bytes;
-    status[i] = h.status;
-  }
+  if (i >= job.in.count) return;  // uniform across the warp
+  Context ctx = Context::for_warp(i, job.state, job.state_bytes);
+  run_record(job, i, ctx);
 }
 
 // Device buffers freed on every path.
@@ -104,22 +108,16 @@ std::string run_on_device(const DeviceRun& run, const DeviceBatch& batch, Device
 
   const Records records{static_cast<const uint64_t*>(words.p), static_cast<const uint32_t*>(offsets.p),
                         static_cast<const uint32_t*>(lengths.p), uint32_t(n)};
-  auto* reply_words_p = static_cast<uint64_t*>(replies.p);
-  auto* bytes_p = static_cast<uint32_t*>(bytes.p);
-  auto* status_p = static_cast<uint16_t*>(status.p);
+  const Job job{run.builtin, records, static_cast<uint64_t*>(replies.p), run.reply_capacity, run.zeroed, state.p,
+                run.state_bytes, static_cast<uint32_t*>(bytes.p), static_cast<uint16_t*>(status.p)};
+  const uint32_t count = uint32_t(n);
   if (run.mode == LaneMode::block_per_message) {
-    block_per_message<<<uint32_t(n), run.threads, Context::reduce_scratch_bytes(run.threads)>>>(
-        run.builtin, records, reply_words_p, run.reply_capacity, run.zeroed, state.p, run.state_bytes, bytes_p,
-        status_p);
+    block_per_message<<<count, run.threads, Context::reduce_scratch_bytes(run.threads)>>>(job);
   } else if (run.mode == LaneMode::warp_per_message) {
     const uint32_t warps = run.threads / 32;
-    warp_per_message<<<uint32_t((n + warps - 1) / warps), warps * 32>>>(
-        run.builtin, records, reply_words_p, run.reply_capacity, run.zeroed, state.p, run.state_bytes, bytes_p,
-        status_p);
+    warp_per_message<<<(count + warps - 1) / warps, warps * 32>>>(job);
   } else {
-    thread_per_message<<<uint32_t((n + run.threads - 1) / run.threads), run.threads>>>(
-        run.builtin, records, reply_words_p, run.reply_capacity, run.zeroed, state.p, run.state_bytes, bytes_p,
-        status_p);
+    thread_per_message<<<(count + run.threads - 1) / run.threads, run.threads>>>(job);
   }
   if (!(err = check(cudaGetLastError(), "launch")).empty()) return err;
   if (!(err = check(cudaDeviceSynchronize(), "kernel")).empty()) return err;
