@@ -31,7 +31,8 @@ struct alignas(128) BlockStats {
   uint64_t batches;           // spans served (processed / batches = messages per span)
   uint64_t rounds;            // loop iterations, written with the heartbeat
   uint64_t phase_ns[4];       // time spent: copy in, plan, handlers, copy out + publish
-  uint8_t pad[128 - 112];
+  uint64_t posted_to_serve_ns;   // sum: scout saw the tail -> this block starts the span
+  uint64_t publish_to_posted_ns; // sum: this block published -> the scout saw the channel's next tail
 };
 static_assert(sizeof(BlockStats) == 128);
 
@@ -94,6 +95,7 @@ struct KernelShared {
   uint32_t quit;                       // 1: leave the loop (terminated and drained)
   uint32_t pad;
   uint64_t pending[kMaxChannels];      // pending_word() of the newest tail seen
+  uint64_t posted_at[kMaxChannels];    // %globaltimer when it was posted (telemetry)
 };
 
 }  // namespace rk::server::gpu

@@ -63,6 +63,8 @@ struct Batch {
 struct BlockTelemetry {
   uint64_t processed, errors, latency_sum, latency_max, backpressure, batches;
   uint64_t phase_ns[4];
+  uint64_t posted_to_serve, publish_to_posted;
+  uint64_t last_publish;     // %globaltimer of this block's last publish
   uint16_t last_error;
 };
 
@@ -232,7 +234,7 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
     // warps take messages in turn.
     const uint32_t warp = tid / 32, warps = blockDim.x / 32;
     for (uint32_t i = warp; i < batch.n; i += warps) {
-      const uint64_t t0 = globaltimer();
+      const uint64_t began = globaltimer();
       Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
       uint8_t* out = out_stage + batch.rep_off[i];
       Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
@@ -240,12 +242,12 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
       __syncwarp();
       if (ctx.lane() == 0) {
         seal_reply(out, batch.rep_cap[i], h.reply_bytes);
-        count_handled(batch, h, globaltimer() - t0, false);
+        count_handled(batch, h, globaltimer() - began, false);
       }
     }
   } else {
     for (uint32_t i = 0; i < batch.n; ++i) {
-      const uint64_t t0 = globaltimer();
+      const uint64_t began = globaltimer();
       Context ctx = Context::for_block(a.instance, a.state, a.state_bytes, reduce_scratch);
       uint8_t* out = out_stage + batch.rep_off[i];
       Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
@@ -253,7 +255,7 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
       __syncthreads();
       if (tid == 0) {
         seal_reply(out, batch.rep_cap[i], h.reply_bytes);
-        count_handled(batch, h, globaltimer() - t0, true);
+        count_handled(batch, h, globaltimer() - began, true);
       }
       __syncthreads();
     }
@@ -289,6 +291,14 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
     tel.phase_ns[2] += t3 - t2;
     tel.phase_ns[3] += t4 - t3;
     for (int p = 0; p < 4; ++p) store_relaxed(&st->phase_ns[p], tel.phase_ns[p]);
+    // Where a round trip goes outside the span: the scout's post to this
+    // block's start, and this block's last publish to the next post.
+    const uint64_t posted = a.shared->posted_at[&cur - a.cursors];
+    if (posted && t0 > posted) tel.posted_to_serve += t0 - posted;
+    if (tel.last_publish && posted > tel.last_publish) tel.publish_to_posted += posted - tel.last_publish;
+    tel.last_publish = t4;
+    store_relaxed(&st->posted_to_serve_ns, tel.posted_to_serve);
+    store_relaxed(&st->publish_to_posted_ns, tel.publish_to_posted);
     store_relaxed(&st->processed, tel.processed);
     store_relaxed(&st->errors, tel.errors);
     store_relaxed(&st->latency_sum_ns, tel.latency_sum);

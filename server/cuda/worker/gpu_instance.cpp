@@ -228,6 +228,14 @@ void GpuInstance::trace_rings() {
                 (unsigned long long)at(b0.phase_ns[0]).load() / 1000, (unsigned long long)at(b0.phase_ns[1]).load() / 1000,
                 (unsigned long long)at(b0.phase_ns[2]).load() / 1000, (unsigned long long)at(b0.phase_ns[3]).load() / 1000);
   trace(line);
+  uint64_t to_serve = 0, to_posted = 0;
+  for (uint32_t b = 0; b < grid_; ++b) {
+    to_serve += at(control_->blocks[b].posted_to_serve_ns).load();
+    to_posted += at(control_->blocks[b].publish_to_posted_ns).load();
+  }
+  std::snprintf(line, sizeof line, "  all blocks (us): posted -> serve %llu, publish -> next posted %llu",
+                (unsigned long long)to_serve / 1000, (unsigned long long)to_posted / 1000);
+  trace(line);
   for (auto& c : channels_) {
     std::snprintf(line, sizeof line, "  slot %u key %llu: request head %llu tail %llu, reply head %llu tail %llu, waiters %u/%u",
                   c.index, (unsigned long long)table_->channels[c.index].key,

@@ -76,6 +76,7 @@ __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint32_t 
     s.hot_until[k] = s.now + kHotNs;
     // Release (device scope) after the system acquire fence: the owner that
     // sees this word also sees the request bytes the client published.
+    shared->posted_at[k] = s.now;
     store_release_gpu(&shared->pending[k], pending_word(s.key16[k], tail[j]));
     moved = true;
   }
