@@ -10,7 +10,7 @@
 //
 // A tail that moved is posted to the owning block through device memory
 // (KernelShared::pending); blocks other than 0 never read host memory to
-// find work. See docs/architecture.md, "GPU polling".
+// find work. See docs/cuda-status.md, "Design".
 #pragma once
 #include <cstdint>
 
