@@ -293,6 +293,7 @@ Result<std::unique_ptr<Executor>> CudaBackend::launch(const LaunchSpec& spec, st
     if (!fresh) return Errc::no_device;
     spdlog::info("GPU worker restarted (pid {})", fresh->pid());
     link_ = std::move(fresh);
+    restarts_.fetch_add(1, std::memory_order_relaxed);
   }
   auto control = shm::Segment::create_sealed(kControlPageBytes);
   if (!control) {

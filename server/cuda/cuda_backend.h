@@ -70,6 +70,7 @@ class CudaBackend final : public Backend {
   const KernelDef* find_kernel(const std::string& name) const override;
   Result<std::unique_ptr<Executor>> launch(const LaunchSpec& spec, std::string& why) override;
   const std::string& device_name() const { return link_->device_name(); }
+  uint64_t device_resets() const override { return restarts_.load(std::memory_order_relaxed); }
 
  private:
   std::string exe_;
@@ -77,6 +78,7 @@ class CudaBackend final : public Backend {
   uint64_t hang_ms_ = 0;
   ControlWake wake_;
   std::shared_ptr<WorkerLink> link_;
+  std::atomic<uint64_t> restarts_{0};  // workers started after the first (read by the metrics thread)
 };
 
 // The worker binary next to the running ringkerneld.
