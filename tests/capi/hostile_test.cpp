@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <functional>
+#include <ostream>
 #include <string>
 
 #include "rk_schema/control.capnp.h"
@@ -106,6 +107,8 @@ struct Garbage {
   const char* name;
   std::function<void(HandSession&)> write;
 };
+// For test listings: the kind of garbage, not the struct's bytes.
+void PrintTo(const Garbage& g, std::ostream* os) { *os << g.name; }
 
 void store_tail(shm::RingHeader* h, uint64_t v) { std::atomic_ref<uint64_t>(h->tail).store(v, std::memory_order_release); }
 void put_header(std::byte* at, uint32_t length, uint32_t flags) {
