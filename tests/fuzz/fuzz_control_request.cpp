@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0) die("socketpair");
 
   std::string why;
-  auto backends = server::make_backends("cpu", [] {}, why);
+  auto backends = server::make_backends("cpu", server::BackendOptions{}, [] {}, why);
   if (backends.empty()) die("no cpu backend");
   server::ServiceOptions options;
   options.limits.segment_bytes = 8ull << 20;  // room for a few default channels
