@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "schema/wire.h"
+#include "tools/ringkernelctl/handles.h"
 #include "tools/ringkernelctl/instance_list.h"
 
 namespace rk::ctl {
@@ -18,20 +19,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
-
-// RAII over the C handles (the kernel is released before its client).
-struct ClientClose {
-  void operator()(rk_client* c) const { rk_disconnect(c); }
-};
-struct KernelRelease {
-  void operator()(rk_kernel* k) const { rk_kernel_release(k); }
-};
-struct MessageRelease {
-  void operator()(rk_message* m) const { rk_message_release(m); }
-};
-using ClientPtr = std::unique_ptr<rk_client, ClientClose>;
-using KernelPtr = std::unique_ptr<rk_kernel, KernelRelease>;
-using MessagePtr = std::unique_ptr<rk_message, MessageRelease>;
 
 std::string socket_of(const Globals& g) { return g.socket.empty() ? wire::default_socket_path() : g.socket; }
 

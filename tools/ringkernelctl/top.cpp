@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "schema/wire.h"
+#include "tools/ringkernelctl/handles.h"
 #include "tools/ringkernelctl/instance_list.h"
 
 namespace rk::ctl {
@@ -23,14 +24,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
-
-struct ClientClose {
-  void operator()(rk_client* c) const { rk_disconnect(c); }
-};
-struct KernelRelease {
-  void operator()(rk_kernel* k) const { rk_kernel_release(k); }
-};
-using KernelPtr = std::unique_ptr<rk_kernel, KernelRelease>;
 
 // One instance in one refresh.
 struct Sample {
@@ -102,7 +95,7 @@ void cmd_top(const Globals& g, const TopArgs& a) {
   rk_client* raw = nullptr;
   const std::string socket = g.socket.empty() ? wire::default_socket_path() : g.socket;
   check(rk_connect(g.socket.empty() ? nullptr : g.socket.c_str(), &raw), "connect to " + socket);
-  std::unique_ptr<rk_client, ClientClose> client(raw);
+  ClientPtr client(raw);
   const int list_timeout = g.timeout_ms < 0 ? 10000 : int(std::min<int64_t>(g.timeout_ms, 600000));
   const bool clear = !g.json && isatty(STDOUT_FILENO);
 
