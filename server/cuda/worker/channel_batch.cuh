@@ -1,10 +1,14 @@
-// One block serving one span of a channel: copy the span of request records
+// One team serving one span of a channel: copy the span of request records
 // from the client's ring (mapped host memory) into the block's stage with
-// every thread (wide, many loads in flight), let thread 0 walk the record
-// headers on-chip and reserve reply room for each message, run the handlers
-// (one warp per message, or the whole block per message), copy the reply
-// image out with every thread, then publish the new indices: one barrier,
-// one system-scope fence, two stores.
+// every thread of the team (wide, many loads in flight), let its first
+// thread walk the record headers on-chip and reserve reply room for each
+// message, run the handlers (one warp per message, or the whole block per
+// message), copy the reply image out with every thread, then publish the
+// new indices: one barrier, one system-scope fence, two stores.
+//
+// The team is the whole block, or the scout's warp alone: the scout serves
+// small spans of its own block's channels itself (scout.cuh), which saves
+// the hand-over to the rest of the block on the latency path.
 #pragma once
 #include <cstdint>
 
@@ -28,13 +32,31 @@ __device__ inline uint8_t* ring_buffer(shm::RingHeader* h) {
   return reinterpret_cast<uint8_t*>(h) + sizeof(shm::RingHeader);
 }
 
-// Copies n bytes (8-aligned) with every thread of the block, 4 loads in
+// The threads that serve a span together. Both have whole warps; the
+// handlers of warp-per-message kernels take messages warp by warp.
+struct BlockTeam {
+  __device__ uint32_t rank() const { return threadIdx.x; }
+  __device__ uint32_t size() const { return blockDim.x; }
+  __device__ uint32_t warp() const { return threadIdx.x / 32; }
+  __device__ uint32_t warps() const { return blockDim.x / 32; }
+  __device__ void sync() const { __syncthreads(); }
+};
+struct WarpTeam {
+  __device__ uint32_t rank() const { return threadIdx.x % 32; }
+  __device__ uint32_t size() const { return 32; }
+  __device__ uint32_t warp() const { return 0; }
+  __device__ uint32_t warps() const { return 1; }
+  __device__ void sync() const { __syncwarp(); }
+};
+
+// Copies n bytes (8-aligned) with every thread of the team, 4 loads in
 // flight per thread so PCIe reads overlap.
-__device__ inline void block_copy(uint8_t* dst, const uint8_t* src, uint32_t n) {
+template <class Team>
+__device__ void team_copy(const Team& team, uint8_t* dst, const uint8_t* src, uint32_t n) {
   const uint64_t* s = reinterpret_cast<const uint64_t*>(src);
   uint64_t* d = reinterpret_cast<uint64_t*>(dst);
-  const uint32_t words = n / 8, stride = blockDim.x;
-  uint32_t i = threadIdx.x;
+  const uint32_t words = n / 8, stride = team.size();
+  uint32_t i = team.rank();
   for (; i + 3 * stride < words; i += 4 * stride) {
     uint64_t w0 = s[i], w1 = s[i + stride], w2 = s[i + 2 * stride], w3 = s[i + 3 * stride];
     d[i] = w0;
@@ -159,9 +181,6 @@ __device__ inline void count_handled(Batch& b, const Handled& h, uint64_t dt, bo
   if (h.status != 0) b.last_error = h.status;
 }
 
-// Serves [cur.read, cur.read + avail) as far as stage and reply room allow.
-// Every thread of the block calls it; the result is the same in all of
-// them: true when requests were consumed.
 // The block's two stages: device memory (big) and shared memory (small).
 struct Stages {
   uint8_t* in;
@@ -171,11 +190,15 @@ struct Stages {
   uint32_t in_bytes, out_bytes;
 };
 
-template <class Handler>
-__device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t avail, Batch& batch,
+// Serves [cur.read, cur.read + avail) as far as stage and reply room allow.
+// Every thread of the team calls it; the result is the same in all of
+// them: true when requests were consumed. A WarpTeam serves only
+// warp-per-message kernels, and only spans that fit the shared stage.
+template <class Team, class Handler>
+__device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCursor& cur, uint64_t avail, Batch& batch,
                               const Stages& stages, Handler& handler, double* reduce_scratch,
                               BlockTelemetry& tel, BlockStats* st) {
-  const uint32_t tid = threadIdx.x;
+  const uint32_t tid = team.rank();
   const DeviceChannel& ch = cur.ch;
   auto* req = reinterpret_cast<shm::RingHeader*>(ch.request_ring);
   auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
@@ -194,14 +217,14 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
       batch.span = batch.contiguous < kSmemStageIn ? batch.contiguous : kSmemStageIn;
     }
   }
-  __syncthreads();
+  team.sync();
   if (batch.broken || batch.span == 0) {
-    __syncthreads();
+    team.sync();
     return false;  // a broken channel is left alone until its session is closed
   }
   const uint64_t t0 = tid == 0 ? globaltimer() : 0;
-  block_copy(stages.smem_in, from, batch.span);
-  __syncthreads();
+  team_copy(team, stages.smem_in, from, batch.span);
+  team.sync();
   const uint64_t t1 = tid == 0 ? globaltimer() : 0;
   if (tid == 0) {
     batch.processed = batch.errors = batch.latency_sum = batch.latency_max = 0;
@@ -212,19 +235,19 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
       batch.n = 0;
     }
   }
-  __syncthreads();
+  team.sync();
   uint8_t* in_stage = stages.smem_in;
   uint8_t* out_stage = stages.smem_out;
   if (batch.in_global) {  // the same in every thread
     in_stage = stages.in;
     out_stage = stages.out;
-    block_copy(in_stage, from, batch.span);
-    __syncthreads();
+    team_copy(team, in_stage, from, batch.span);
+    team.sync();
     if (tid == 0) plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes, kMaxBatch, tel.backpressure);
-    __syncthreads();
+    team.sync();
   }
   if (batch.n == 0 && batch.consumed == 0) {
-    __syncthreads();
+    team.sync();
     return false;  // held back: no reply room (or broken)
   }
   const uint64_t t2 = tid == 0 ? globaltimer() : 0;
@@ -232,8 +255,7 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
     // One warp per message: the lanes share its copies (coalesced) and read
     // its headers together (one broadcast load each), and the block's
     // warps take messages in turn.
-    const uint32_t warp = tid / 32, warps = blockDim.x / 32;
-    for (uint32_t i = warp; i < batch.n; i += warps) {
+    for (uint32_t i = team.warp(); i < batch.n; i += team.warps()) {
       const uint64_t began = globaltimer();
       Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
       uint8_t* out = out_stage + batch.rep_off[i];
@@ -252,26 +274,26 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
       uint8_t* out = out_stage + batch.rep_off[i];
       Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
                                  out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
-      __syncthreads();
+      team.sync();
       if (tid == 0) {
         seal_reply(out, batch.rep_cap[i], h.reply_bytes);
         count_handled(batch, h, globaltimer() - began, true);
       }
-      __syncthreads();
+      team.sync();
     }
   }
-  __syncthreads();
+  team.sync();
   const uint64_t t3 = tid == 0 ? globaltimer() : 0;
   // Replies out: the image starts at the reply tail and may wrap once (a
   // padding record then fills the end of the buffer).
   const uint64_t cap = ch.capacity, at = cur.reply_tail & (cap - 1);
   const uint32_t first = uint32_t(batch.out_bytes < cap - at ? batch.out_bytes : cap - at);
-  block_copy(ring_buffer(rep) + at, out_stage, first);
-  if (batch.out_bytes > first) block_copy(ring_buffer(rep), out_stage + first, batch.out_bytes - first);
+  team_copy(team, ring_buffer(rep) + at, out_stage, first);
+  if (batch.out_bytes > first) team_copy(team, ring_buffer(rep), out_stage + first, batch.out_bytes - first);
   // The barrier orders every thread's reply stores before thread 0's fence
   // (fences are cumulative), and that one fence orders them, and our reads
   // of the requests, before the new tail and head.
-  __syncthreads();
+  team.sync();
   if (tid == 0) {
     cur.reply_tail += batch.out_bytes;
     cur.read += batch.consumed;
@@ -305,7 +327,7 @@ __device__ bool serve_channel(const KernelArgs& a, DeviceCursor& cur, uint64_t a
     store_relaxed(&st->latency_max_ns, tel.latency_max);
     store_relaxed(&st->last_error, tel.last_error);
   }
-  __syncthreads();
+  team.sync();
   return true;
 }
 

@@ -38,6 +38,10 @@ __device__ T load_acquire_gpu(const T* p) {
   return cuda::atomic_ref<T, cuda::thread_scope_device>(*const_cast<T*>(p)).load(cuda::std::memory_order_acquire);
 }
 template <class T>
+__device__ void store_relaxed_gpu(T* p, T v) {
+  cuda::atomic_ref<T, cuda::thread_scope_device>(*p).store(v, cuda::std::memory_order_relaxed);
+}
+template <class T>
 __device__ void store_release_gpu(T* p, T v) {
   cuda::atomic_ref<T, cuda::thread_scope_device>(*p).store(v, cuda::std::memory_order_release);
 }

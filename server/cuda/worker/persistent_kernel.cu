@@ -7,9 +7,10 @@
 // posts moved request tails to the blocks through device memory. Channel
 // slot i belongs to block i % gridDim.x, which serves it (channel_batch.cuh)
 // and is the only writer of its cursor and of the ring indices it
-// publishes. So PCIe carries one poll per round per kernel, not one per
-// block or per channel, and a lone message costs two round trips to find
-// and read. Nothing does a read-modify-write on host memory.
+// publishes; small spans of block 0's channels the scout serves itself. So
+// PCIe carries one poll per round per kernel, not one per block or per
+// channel, and a lone message costs two round trips to find and read.
+// Nothing does a read-modify-write on host memory.
 #include "kernels/builtin/builtins.h"
 #include "server/cuda/worker/channel_batch.cuh"
 #include "server/cuda/worker/persistent_kernel.h"
@@ -145,15 +146,33 @@ __global__ void persistent_kernel(KernelArgs a) {
   __syncthreads();
 
   BlockTelemetry tel{};
+  // The scout (this block's warp 0) serves small spans of this block's
+  // channels itself: true when nothing of `tail` is left for the block.
+  auto serve_inline = [&](uint32_t slot, uint64_t tail, uint16_t key16) -> bool {
+    if (a.block_per_message) return false;
+    DeviceCursor& cur = a.cursors[slot];
+    // A cursor not yet refreshed for this channel, or a stalled channel:
+    // the block's loop deals with it.
+    if (uint16_t(cur.key) != key16 || cur.stalled == cur.read + 1) return false;
+    const uint64_t avail = (tail - cur.read) & kPendingTailMask;
+    if (avail == 0) return true;
+    if (avail > kInlineSpanBytes) return false;
+    if (!serve_channel(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st)) return false;
+    return ((tail - cur.read) & kPendingTailMask) == 0;
+  };
   uint32_t idle_rounds = 0, round = 0;
   uint64_t last_heartbeat = 0;
+  bool worked = false;
   for (;; ++round) {
     if (tid < 32) {
       if (scout_block) {
         // Few rounds per trip round the block loop while some owned channel
-        // is stalled (it is retried from there), many otherwise.
-        const uint32_t budget = b.stalled ? kStalledRetryRounds : kScoutBudget;
-        const ScoutResult r = scout_until_work(scout, a, lane, budget, kSpinRounds, kIdleSleepNs);
+        // is stalled (it is retried from there), one right after the block
+        // served (a span bigger than the stage has more to serve), many
+        // otherwise.
+        const uint32_t budget = b.stalled ? kStalledRetryRounds : worked ? 1 : kScoutBudget;
+        const ScoutResult r =
+            scout_until_work(scout, a, lane, budget, kSpinRounds, kIdleSleepNs, serve_inline);
         if (lane == 0) {
           b.quit = r.quit;
           b.posted = r.posted;
@@ -175,13 +194,13 @@ __global__ void persistent_kernel(KernelArgs a) {
       __syncthreads();
     }
 
-    bool worked = false;
+    worked = false;
     if (b.work) {
       for (uint32_t k = 0; k < b.mine_count; ++k) {
         if (b.avail[k] == 0) continue;  // same answer in every thread
         DeviceCursor& cur = a.cursors[b.mine[k]];
         const bool progress =
-            serve_channel(a, cur, b.avail[k], batch, stages, handler, reduce_scratch, tel, st);
+            serve_channel(BlockTeam{}, a, cur, b.avail[k], batch, stages, handler, reduce_scratch, tel, st);
         if (!progress && tid == 0) {
           cur.stalled = cur.read + 1;
           store_relaxed(&st->backpressure, tel.backpressure);

@@ -10,7 +10,9 @@
 //
 // A tail that moved is posted to the owning block through device memory
 // (KernelShared::pending); blocks other than 0 never read host memory to
-// find work. See docs/cuda-status.md, "Design".
+// find work. Small spans of block 0's own channels the scout serves itself
+// (`serve_inline`), so a lone message on them never waits for the rest of
+// block 0. See docs/cuda-status.md, "Design".
 #pragma once
 #include <cstdint>
 
@@ -47,7 +49,13 @@ struct ScoutResult {
   bool table_changed;  // the scout moved to a new table: block 0 refreshes its channels
   bool posted;         // some tail moved and was posted
   bool quit;           // terminate requested and drained (or inactive)
+  bool left_for_block; // block 0 owns posted work the scout did not serve itself
 };
+
+// Spans of block 0's channels up to this size the scout serves itself: a
+// few small records, where one warp is as fast as eight and the hand-over
+// to the block would cost more than the work.
+inline constexpr uint64_t kInlineSpanBytes = 512;
 
 __device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_until[k] > s.now; }
 
@@ -64,20 +72,25 @@ __device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[
   }
 }
 
-// Posts the tails that moved to their owners. Returns (warp-wide) whether any did.
+// Posts the tails that moved to their owners. Returns (warp-wide) whether
+// any did; sets bit j of `own_moved` for slot lane + 32 j when that slot
+// moved and belongs to block 0.
 __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint32_t lane,
-                                  const uint64_t (&tail)[kLoadsPerLane], const bool (&want)[kLoadsPerLane]) {
+                                  const uint64_t (&tail)[kLoadsPerLane], const bool (&want)[kLoadsPerLane],
+                                  uint32_t& own_moved) {
   bool moved = false;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
+    if (k % gridDim.x == 0) own_moved |= 1u << j;
     s.seen_tail[k] = tail[j];
     s.hot_until[k] = s.now + kHotNs;
-    // Release (device scope) after the system acquire fence: the owner that
-    // sees this word also sees the request bytes the client published.
+    // The system fence before this store (acq_rel) makes it a release: the
+    // owner that sees this word also sees the request bytes the client
+    // published, with no second fence.
     shared->posted_at[k] = s.now;
-    store_release_gpu(&shared->pending[k], pending_word(s.key16[k], tail[j]));
+    store_relaxed_gpu(&shared->pending[k], pending_word(s.key16[k], tail[j]));
     moved = true;
   }
   return __any_sync(0xffffffffu, moved);
@@ -118,13 +131,32 @@ __device__ inline bool scout_drained(const ScoutState& s, const DeviceCursor* cu
   return __all_sync(0xffffffffu, drained);
 }
 
+// Offers the moved slots of block 0 (bit j of each lane's `own_moved` is
+// slot lane + 32 j) to `serve_inline(slot, tail, key16)`, which serves
+// them with this warp and says whether nothing is left for block 0.
+// Returns (warp-wide) whether something is.
+template <class ServeInline>
+__device__ bool serve_own_inline(const ScoutState& s, uint32_t own_moved, ServeInline& serve_inline) {
+  bool left = false;
+  for (uint32_t lanes = __ballot_sync(0xffffffffu, own_moved != 0); lanes != 0; lanes &= lanes - 1) {
+    const uint32_t src = __ffs(lanes) - 1;
+    for (uint32_t bits = __shfl_sync(0xffffffffu, own_moved, src); bits != 0; bits &= bits - 1) {
+      const uint32_t k = src + 32 * (__ffs(bits) - 1);
+      left |= !serve_inline(k, s.seen_tail[k], s.key16[k]);
+    }
+  }
+  return left;
+}
+
 // One round of the scout. Called by the 32 lanes of block 0's warp 0. A
 // quiet round (nothing moved, nothing asked) is the loads alone: the fence
 // that orders the later reads of request bytes after the tail is issued
 // only once a tail is seen to move (relaxed load + acquire fence is the
 // acquire pattern).
-__device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane) {
-  ScoutResult r{false, false, false};
+template <class ServeInline>
+__device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
+  ScoutResult r{false, false, false, false};
+  uint32_t own_moved = 0;
   ControlBlock* cb = &a.control->cb;
   uint32_t active = 0, terminate = 0, bell = 0;
   uint64_t epoch = 0;
@@ -159,7 +191,7 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
   acquire_fence_system();
   // An inactive kernel posts nothing: what arrives meanwhile is posted
   // once it is activated.
-  bool moved = active && post_tails(s, a.shared, lane, tail, want);
+  bool moved = active && post_tails(s, a.shared, lane, tail, want, own_moved);
 
   if (epoch != s.table_epoch) {
     scout_read_table(s, a.table, lane);
@@ -172,9 +204,12 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
   if (active && sweep) {
     load_tails(s, lane, tail, want, [&](uint32_t k) { return !is_hot(s, k); });
     acquire_fence_system();
-    moved |= post_tails(s, a.shared, lane, tail, want);
+    moved |= post_tails(s, a.shared, lane, tail, want, own_moved);
   }
   r.posted = moved;
+  // After a table change block 0's cursors are refreshed first.
+  if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
+                                                : serve_own_inline(s, own_moved, serve_inline);
 
   if (terminate) {
     // Leave once everything seen is consumed, twice in a row (an owner may
@@ -194,20 +229,28 @@ __device__ inline ScoutResult scout_round(ScoutState& s, const KernelArgs& a, ui
   return r;
 }
 
-// Scout rounds until block 0 has something to do: a tail posted, the table
-// moved, the kernel to leave, or `budget` rounds passed (block 0's own
-// housekeeping: heartbeat, retrying stalled channels). The rest of block 0
-// waits at its barrier meanwhile, so a quiet round is one PCIe round trip
-// and nothing else. After `spin_rounds` quiet rounds in a row each round
-// also sleeps `sleep_ns` (bounded: new work is still seen within a few µs).
-__device__ inline ScoutResult scout_until_work(ScoutState& s, const KernelArgs& a, uint32_t lane, uint32_t budget,
-                                               uint32_t spin_rounds, uint32_t sleep_ns) {
+// Scout rounds until block 0 has something to do: work on its channels
+// that the scout did not serve itself, the table moved, the kernel to
+// leave, or `budget` rounds passed (block 0's own housekeeping: heartbeat,
+// retrying stalled channels). The rest of block 0 waits at its barrier
+// meanwhile, so a quiet round is one PCIe round trip and nothing else.
+// After `spin_rounds` quiet rounds in a row each round also sleeps
+// `sleep_ns` (bounded: new work is still seen within a few µs). The result's
+// `posted` says whether any round posted.
+template <class ServeInline>
+__device__ ScoutResult scout_until_work(ScoutState& s, const KernelArgs& a, uint32_t lane, uint32_t budget,
+                                        uint32_t spin_rounds, uint32_t sleep_ns, ServeInline& serve_inline) {
+  bool posted = false;
   for (uint32_t i = 0;; ++i) {
-    const ScoutResult r = scout_round(s, a, lane);
-    const bool busy = r.posted || r.table_changed || r.quit;
-    if (lane == 0) s.quiet_rounds = busy ? 0 : s.quiet_rounds + 1;
+    ScoutResult r = scout_round(s, a, lane, serve_inline);
+    posted |= r.posted;
+    const bool quiet = !(r.posted || r.table_changed || r.quit);
+    if (lane == 0) s.quiet_rounds = quiet ? s.quiet_rounds + 1 : 0;
     __syncwarp();
-    if (busy || i + 1 >= budget) return r;
+    if (r.left_for_block || r.table_changed || r.quit || i + 1 >= budget) {
+      r.posted = posted;
+      return r;
+    }
     if (s.quiet_rounds > spin_rounds) __nanosleep(sleep_ns);
   }
 }

@@ -1,0 +1,116 @@
+// rk_bench_gpu_handler_cost: what one small message costs inside the persistent
+// kernel's serving loop, split into its parts, with the code and data warm:
+// parsing the request Envelope, building the reply, and the whole
+// handle_message of each built-in, for a 64 B Data request in shared memory
+// served by one warp (the CUDA backend's warp-per-message path). Beside it,
+// a 64 B warp copy in shared memory as the baseline of doing nothing but
+// moving the bytes. Prints ns per message; asserts nothing.
+#include <cuda_runtime.h>
+
+#include <cstdio>
+
+#include "kernels/builtin/builtins.h"
+#include "kernels/sdk/dispatch.h"
+
+namespace {
+
+constexpr int kIters = 2000;
+constexpr uint32_t kPayload = 64;
+constexpr uint32_t kRecord = 1024;
+
+__device__ uint64_t globaltimer() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+__device__ uint64_t g_sink;
+
+enum Probe : int { kCopyOnly, kParseOnly, kBuildOnly, kEcho, kCounter, kProbeCount };
+const char* kNames[kProbeCount] = {
+    "64 B warp copy in shared memory (baseline)",
+    "MessageView::parse of the request",
+    "Reply: envelope + 64 B Data, finish",
+    "handle_message(echo), whole",
+    "handle_message(counter), whole",
+};
+
+template <class Body>
+__device__ void time_it(double* out, Probe p, Body body) {
+  body();
+  __syncwarp();
+  const uint64_t t0 = globaltimer();
+  for (int i = 0; i < kIters; ++i) {
+    body();
+    __syncwarp();
+  }
+  const uint64_t t1 = globaltimer();
+  if (threadIdx.x == 0) out[p] = double(t1 - t0) / kIters;
+}
+
+__global__ void probe(double* out, uint64_t* state) {
+  __shared__ alignas(8) uint8_t request[kRecord];
+  __shared__ alignas(8) uint8_t reply[kRecord];
+  rk::Context ctx = rk::Context::for_warp(1, state, 64);
+  uint32_t request_bytes = 0;
+  {
+    // Every lane builds the same request (the builder is deterministic).
+    rk::Reply req(request, kRecord);
+    req.set_type(7);
+    req.set_correlation(42);
+    uint8_t* data = req.init_data(kPayload);
+    __syncwarp();
+    for (uint32_t i = ctx.lane(); i < kPayload; i += 32) data[i] = uint8_t(i);
+    __syncwarp();
+    request_bytes = req.finish();
+  }
+  uint64_t sink = 0;
+  time_it(out, kCopyOnly, [&] { ctx.copy(reply, request, kPayload); });
+  time_it(out, kParseOnly, [&] {
+    rk::MessageView in;
+    sink += rk::MessageView::parse(request, request_bytes, &in) ? in.correlation() : 1;
+  });
+  time_it(out, kBuildOnly, [&] {
+    rk::Reply r(reply, kRecord);
+    r.set_type(7);
+    uint8_t* d = r.init_data(kPayload);
+    __syncwarp();
+    ctx.copy(d, request, kPayload);
+    sink += r.finish();
+  });
+  auto run = [&](rk::builtin::Builtin which) {
+    return [&, which] {
+      auto handler = [which](rk::Context& c, rk::MessageView in, rk::Reply& o) { rk::builtin::run_builtin(which, c, in, o); };
+      sink += rk::handle_message(handler, ctx, request, request_bytes, reply, kRecord).reply_bytes;
+    };
+  };
+  time_it(out, kEcho, run(rk::builtin::Builtin::echo));
+  time_it(out, kCounter, run(rk::builtin::Builtin::counter));
+  if (threadIdx.x == 0) g_sink = sink;
+}
+
+}  // namespace
+
+int main() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    std::printf("rk_bench_gpu_handler_cost: no CUDA device, nothing measured\n");
+    return 0;
+  }
+  double* out = nullptr;
+  uint64_t* state = nullptr;
+  if (cudaMallocManaged(&out, sizeof(double) * kProbeCount) != cudaSuccess || cudaMalloc(&state, 64) != cudaSuccess ||
+      cudaMemset(state, 0, 64) != cudaSuccess) {
+    std::fprintf(stderr, "rk_bench_gpu_handler_cost: allocation failed\n");
+    return 1;
+  }
+  probe<<<1, 32>>>(out, state);
+  if (cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) {
+    std::fprintf(stderr, "rk_bench_gpu_handler_cost: %s\n", cudaGetErrorString(e));
+    return 1;
+  }
+  for (int i = 0; i < kProbeCount; ++i) std::printf("  %-48s %9.1f ns\n", kNames[i], out[i]);
+  cudaFree(out);
+  cudaFree(state);
+  return 0;
+}

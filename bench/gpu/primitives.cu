@@ -1,0 +1,186 @@
+// rk_bench_gpu_primitives: what the persistent kernel's building blocks cost
+// on this device, measured one at a time with no RingKernel code: a load of
+// mapped host memory (one PCIe round trip), the fences at system and device
+// scope (alone and behind a store to host memory), device-scope acquire and
+// release on L2, %globaltimer reads and their resolution, __nanosleep and a
+// block barrier. The persistent kernel's design budgets (docs/cuda-status.md)
+// are written against these figures. Prints one line per primitive; asserts
+// nothing.
+#include <cuda/atomic>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+namespace {
+
+constexpr int kIters = 4000;
+
+enum Probe : int {
+  kGlobaltimerRead,
+  kGlobaltimerStep,
+  kClock64Read,
+  kHostLoadRelaxed,
+  kHostLoadAcquire,
+  kHostLoad8InFlight,
+  kFenceAcqSysIdle,
+  kFenceRelSysAfterHostStore,
+  kFenceGpuAfterHostStore,
+  kFenceScSysIdle,
+  kL2LoadRelaxed,
+  kL2LoadAcquireGpu,
+  kL2StoreReleaseGpu,
+  kNanosleep0,
+  kNanosleep256,
+  kNanosleep1000,
+  kSyncthreads256,
+  kProbeCount
+};
+
+const char* kNames[kProbeCount] = {
+    "%globaltimer read",
+    "%globaltimer step (smallest change seen)",
+    "clock64 read",
+    "host-mapped load, relaxed (dependent chain)",
+    "host-mapped load, acquire system (dependent chain)",
+    "host-mapped loads, 8 in flight (per batch)",
+    "fence acquire system, nothing outstanding",
+    "host store + fence release system",
+    "host store + fence acq_rel device",
+    "fence seq_cst system, nothing outstanding",
+    "L2 load relaxed device (dependent chain)",
+    "L2 load acquire device (dependent chain)",
+    "L2 store release device",
+    "__nanosleep(0)",
+    "__nanosleep(256)",
+    "__nanosleep(1000)",
+    "__syncthreads, 256 threads",
+};
+
+__device__ uint64_t globaltimer() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+__device__ uint64_t g_sink;
+
+using SysRef = cuda::atomic_ref<uint64_t, cuda::thread_scope_system>;
+using GpuRef = cuda::atomic_ref<uint64_t, cuda::thread_scope_device>;
+
+// Times `body` kIters times with %globaltimer (long enough that its
+// resolution does not matter) and stores ns per iteration.
+template <class Body>
+__device__ void time_it(double* out, Probe p, Body body) {
+  uint64_t sink = 0;
+  body(sink);  // warm
+  const uint64_t t0 = globaltimer();
+  for (int i = 0; i < kIters; ++i) body(sink);
+  const uint64_t t1 = globaltimer();
+  out[p] = double(t1 - t0) / kIters;
+  g_sink = sink;  // keeps the measured work live
+}
+
+__global__ void probe_single(uint64_t* host, uint64_t* dev, double* out) {
+  if (threadIdx.x != 0) return;
+  time_it(out, kGlobaltimerRead, [](uint64_t& s) { s += globaltimer(); });
+  {
+    uint64_t best = ~0ull;
+    for (int k = 0; k < 200; ++k) {
+      const uint64_t a = globaltimer();
+      uint64_t b = a;
+      while (b == a) b = globaltimer();
+      if (b - a < best) best = b - a;
+    }
+    out[kGlobaltimerStep] = double(best);
+  }
+  time_it(out, kClock64Read, [](uint64_t& s) { s += uint64_t(clock64()); });
+  time_it(out, kHostLoadRelaxed,
+          [&](uint64_t& s) { s += SysRef(host[s & 0]).load(cuda::std::memory_order_relaxed) + 1; });
+  time_it(out, kHostLoadAcquire,
+          [&](uint64_t& s) { s += SysRef(host[s & 0]).load(cuda::std::memory_order_acquire) + 1; });
+  time_it(out, kHostLoad8InFlight, [&](uint64_t& s) {
+    uint64_t v[8];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) v[j] = SysRef(host[(s & 0) + 16 * j]).load(cuda::std::memory_order_relaxed);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) s += v[j] + 1;
+  });
+  time_it(out, kFenceAcqSysIdle, [](uint64_t& s) {
+    cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_system);
+    ++s;
+  });
+  time_it(out, kFenceRelSysAfterHostStore, [&](uint64_t& s) {
+    SysRef(host[32]).store(s, cuda::std::memory_order_relaxed);
+    cuda::atomic_thread_fence(cuda::std::memory_order_release, cuda::thread_scope_system);
+    ++s;
+  });
+  time_it(out, kFenceGpuAfterHostStore, [&](uint64_t& s) {
+    SysRef(host[48]).store(s, cuda::std::memory_order_relaxed);
+    cuda::atomic_thread_fence(cuda::std::memory_order_acq_rel, cuda::thread_scope_device);
+    ++s;
+  });
+  time_it(out, kFenceScSysIdle, [](uint64_t& s) {
+    cuda::atomic_thread_fence(cuda::std::memory_order_seq_cst, cuda::thread_scope_system);
+    ++s;
+  });
+  time_it(out, kL2LoadRelaxed, [&](uint64_t& s) { s += GpuRef(dev[s & 0]).load(cuda::std::memory_order_relaxed) + 1; });
+  time_it(out, kL2LoadAcquireGpu,
+          [&](uint64_t& s) { s += GpuRef(dev[s & 0]).load(cuda::std::memory_order_acquire) + 1; });
+  time_it(out, kL2StoreReleaseGpu, [&](uint64_t& s) {
+    GpuRef(dev[64]).store(s, cuda::std::memory_order_release);
+    ++s;
+  });
+  time_it(out, kNanosleep0, [](uint64_t& s) { __nanosleep(0); ++s; });
+  time_it(out, kNanosleep256, [](uint64_t& s) { __nanosleep(256); ++s; });
+  time_it(out, kNanosleep1000, [](uint64_t& s) { __nanosleep(1000); ++s; });
+}
+
+__global__ void probe_barrier(double* out) {
+  const uint64_t t0 = globaltimer();
+  for (int i = 0; i < kIters; ++i) __syncthreads();
+  const uint64_t t1 = globaltimer();
+  if (threadIdx.x == 0) out[kSyncthreads256] = double(t1 - t0) / kIters;
+}
+
+#define CHECK(x)                                                                           \
+  do {                                                                                     \
+    cudaError_t e_ = (x);                                                                  \
+    if (e_ != cudaSuccess) {                                                               \
+      std::fprintf(stderr, "rk_bench_gpu_primitives: %s: %s\n", #x, cudaGetErrorString(e_)); \
+      return 1;                                                                            \
+    }                                                                                      \
+  } while (0)
+
+}  // namespace
+
+int main() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    std::printf("rk_bench_gpu_primitives: no CUDA device, nothing measured\n");
+    return 0;
+  }
+  cudaDeviceProp prop{};
+  CHECK(cudaGetDeviceProperties(&prop, 0));
+  uint64_t *host = nullptr, *host_dev = nullptr, *dev = nullptr;
+  double* out = nullptr;
+  CHECK(cudaHostAlloc(&host, 4096, cudaHostAllocMapped));
+  CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&host_dev), host, 0));
+  CHECK(cudaMalloc(&dev, 4096));
+  CHECK(cudaMemset(dev, 0, 4096));
+  CHECK(cudaMallocManaged(&out, sizeof(double) * kProbeCount));
+  for (int i = 0; i < 512; ++i) host[i] = 0;
+  for (int i = 0; i < kProbeCount; ++i) out[i] = 0;
+  probe_single<<<1, 32>>>(host_dev, dev, out);
+  CHECK(cudaGetLastError());
+  probe_barrier<<<1, 256>>>(out);
+  CHECK(cudaGetLastError());
+  CHECK(cudaDeviceSynchronize());
+  std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
+  for (int i = 0; i < kProbeCount; ++i) std::printf("  %-52s %9.1f ns\n", kNames[i], out[i]);
+  cudaFreeHost(host);
+  cudaFree(dev);
+  cudaFree(out);
+  return 0;
+}
