@@ -36,11 +36,27 @@ struct alignas(128) BlockStats {
 };
 static_assert(sizeof(BlockStats) == 128);
 
+// The scout's counters (block 0, warp 0, lane 0 writes them every 256
+// rounds): how its time splits between quiet polling and the rounds that
+// found work. Sums in ns of %globaltimer.
+struct alignas(128) ScoutStats {
+  uint64_t rounds;          // all rounds
+  uint64_t moved_rounds;    // rounds that saw a tail move
+  uint64_t sweeps;          // rounds that read every channel's tail
+  uint64_t quiet_load_ns;   // quiet rounds: the loads' round trip
+  uint64_t moved_load_ns;   // rounds that saw a move: the loads' round trip
+  uint64_t fence_ns;        // ... their acquire fence
+  uint64_t post_ns;         // ... posting, the sweep and serving inline, to the round's end
+  uint64_t inline_spans;    // spans the scout served itself
+};
+static_assert(sizeof(ScoutStats) == 128);
+
 // The control page: created by the daemon (it reads telemetry and writes
 // commands straight into it), mapped and registered by the worker.
 struct ControlPage {
   ControlBlock cb;
   BlockStats blocks[kMaxBlocks];
+  ScoutStats scout;
 };
 inline constexpr uint64_t kControlPageBytes = 32768;
 static_assert(sizeof(ControlPage) + 128 <= kControlPageBytes);  // + the segment header

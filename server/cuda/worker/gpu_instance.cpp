@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -235,6 +234,14 @@ void GpuInstance::trace_rings() {
   }
   std::snprintf(line, sizeof line, "  all blocks (us): posted -> serve %llu, publish -> next posted %llu",
                 (unsigned long long)to_serve / 1000, (unsigned long long)to_posted / 1000);
+  trace(line);
+  const ScoutStats& sc = control_->scout;
+  auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
+  std::snprintf(line, sizeof line,
+                "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu); ns: quiet loads %llu, moved loads "
+                "%llu, fence %llu, post+serve %llu",
+                u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.quiet_load_ns),
+                u(sc.moved_load_ns), u(sc.fence_ns), u(sc.post_ns));
   trace(line);
   for (auto& c : channels_) {
     std::snprintf(line, sizeof line, "  slot %u key %llu: request head %llu tail %llu, reply head %llu tail %llu, waiters %u/%u",

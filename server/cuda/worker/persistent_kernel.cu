@@ -136,6 +136,7 @@ __global__ void persistent_kernel(KernelArgs a) {
     scout.round = 0;
     scout.drained_rounds = 0;
     scout.quiet_rounds = 0;
+    scout.stats = ScoutStats{};
   }
   for (uint32_t k = tid; k < kMaxChannels; k += blockDim.x) {
     scout.request_ring[k] = 0;
@@ -158,6 +159,7 @@ __global__ void persistent_kernel(KernelArgs a) {
     if (avail == 0) return true;
     if (avail > kInlineSpanBytes) return false;
     if (!serve_channel(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st)) return false;
+    if (lane == 0) ++scout.stats.inline_spans;
     return ((tail - cur.read) & kPendingTailMask) == 0;
   };
   uint32_t idle_rounds = 0, round = 0;

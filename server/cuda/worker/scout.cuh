@@ -42,7 +42,16 @@ struct ScoutState {
   uint32_t drained_rounds;              // consecutive rounds found drained while terminating
   uint32_t quiet_rounds;                // consecutive rounds that found nothing
   uint64_t now;                         // %globaltimer at the start of the round
+  ScoutStats stats;                     // lane 0's running counters, mirrored to the control page
 };
+
+// Lane 0: mirrors the scout's counters into the control page (mapped host
+// memory), now and then so that the stores cost no PCIe per round.
+__device__ inline void publish_scout_stats(const ScoutState& s, ScoutStats* out) {
+  const uint64_t* from = reinterpret_cast<const uint64_t*>(&s.stats);
+  uint64_t* to = reinterpret_cast<uint64_t*>(out);
+  for (uint32_t i = 0; i < sizeof(ScoutStats) / 8; ++i) store_relaxed(&to[i], from[i]);
+}
 
 // What a scout round tells block 0 (warp-uniform).
 struct ScoutResult {
@@ -176,6 +185,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) seen_move |= want[j] && tail[j] != s.seen_tail[lane + 32 * j];
   seen_move = __any_sync(0xffffffffu, seen_move);
+  const uint64_t loaded = lane == 0 ? globaltimer() : 0;  // the loads' values are in
   active = __shfl_sync(0xffffffffu, active, 0);
   terminate = __shfl_sync(0xffffffffu, terminate, 0);
   epoch = __shfl_sync(0xffffffffu, epoch, 0);
@@ -183,12 +193,17 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   const bool bell_rang = bell != s.last_bell;
   const bool sweep_due = s.round % kSweepEvery == 0;
   if (!(seen_move && active) && !bell_rang && !sweep_due && !terminate && epoch == s.table_epoch) {
-    if (lane == 0) ++s.round;
+    if (lane == 0) {
+      ++s.round;
+      ++s.stats.rounds;
+      s.stats.quiet_load_ns += loaded - s.now;
+    }
     __syncwarp();
     return r;  // quiet
   }
 
   acquire_fence_system();
+  const uint64_t fenced = lane == 0 ? globaltimer() : 0;
   // An inactive kernel posts nothing: what arrives meanwhile is posted
   // once it is activated.
   bool moved = active && post_tails(s, a.shared, lane, tail, want, own_moved);
@@ -224,6 +239,15 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   if (lane == 0) {
     if (sweep) s.last_bell = bell;  // a ring not yet answered by a sweep stays pending
     ++s.round;
+    ++s.stats.rounds;
+    s.stats.sweeps += sweep;
+    if (moved) {
+      ++s.stats.moved_rounds;
+      s.stats.moved_load_ns += loaded - s.now;
+      s.stats.fence_ns += fenced - loaded;
+      s.stats.post_ns += globaltimer() - fenced;
+    }
+    if (sweep_due) publish_scout_stats(s, &a.control->scout);
   }
   __syncwarp();
   return r;
