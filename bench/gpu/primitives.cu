@@ -8,10 +8,12 @@
 // nothing.
 #include <cuda/atomic>
 #include <cuda_runtime.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace {
 
@@ -24,6 +26,10 @@ enum Probe : int {
   kHostLoadRelaxed,
   kHostLoadAcquire,
   kHostLoad8InFlight,
+  kHostLoad5Pages,
+  kRegisteredLoad,
+  kRegisteredLoad5Pages,
+  kRegisteredLoad5PagesAcquire,
   kFenceAcqSysIdle,
   kFenceRelSysAfterHostStore,
   kFenceGpuAfterHostStore,
@@ -45,6 +51,10 @@ const char* kNames[kProbeCount] = {
     "host-mapped load, relaxed (dependent chain)",
     "host-mapped load, acquire system (dependent chain)",
     "host-mapped loads, 8 in flight (per batch)",
+    "host-mapped loads, 5 in flight on 5 pages",
+    "registered (mmap, 4 KiB pages) load, relaxed",
+    "registered loads, 5 in flight on 5 pages",
+    "registered loads, 5 pages, acquire each",
     "fence acquire system, nothing outstanding",
     "host store + fence release system",
     "host store + fence acq_rel device",
@@ -82,7 +92,19 @@ __device__ void time_it(double* out, Probe p, Body body) {
   g_sink = sink;  // keeps the measured work live
 }
 
-__global__ void probe_single(uint64_t* host, uint64_t* dev, double* out) {
+// Loads of one word on each of 5 pages, all in flight, as the scout's
+// round issues them (command words, bell, ring tails live on different
+// pages).
+template <cuda::std::memory_order Order>
+__device__ void load_5_pages(uint64_t& s, uint64_t* base) {
+  uint64_t v[5];
+#pragma unroll
+  for (int j = 0; j < 5; ++j) v[j] = SysRef(base[(s & 0) + 512 * j * 3]).load(Order);
+#pragma unroll
+  for (int j = 0; j < 5; ++j) s += v[j] + 1;
+}
+
+__global__ void probe_single(uint64_t* host, uint64_t* dev, uint64_t* reg, double* out) {
   if (threadIdx.x != 0) return;
   time_it(out, kGlobaltimerRead, [](uint64_t& s) { s += globaltimer(); });
   {
@@ -107,6 +129,12 @@ __global__ void probe_single(uint64_t* host, uint64_t* dev, double* out) {
 #pragma unroll
     for (int j = 0; j < 8; ++j) s += v[j] + 1;
   });
+  time_it(out, kHostLoad5Pages, [&](uint64_t& s) { load_5_pages<cuda::std::memory_order_relaxed>(s, host); });
+  time_it(out, kRegisteredLoad,
+          [&](uint64_t& s) { s += SysRef(reg[s & 0]).load(cuda::std::memory_order_relaxed) + 1; });
+  time_it(out, kRegisteredLoad5Pages, [&](uint64_t& s) { load_5_pages<cuda::std::memory_order_relaxed>(s, reg); });
+  time_it(out, kRegisteredLoad5PagesAcquire,
+          [&](uint64_t& s) { load_5_pages<cuda::std::memory_order_acquire>(s, reg); });
   time_it(out, kFenceAcqSysIdle, [](uint64_t& s) {
     cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_system);
     ++s;
@@ -165,20 +193,34 @@ int main() {
   CHECK(cudaGetDeviceProperties(&prop, 0));
   uint64_t *host = nullptr, *host_dev = nullptr, *dev = nullptr;
   double* out = nullptr;
-  CHECK(cudaHostAlloc(&host, 4096, cudaHostAllocMapped));
+  constexpr size_t kBytes = 1 << 16;  // 16 pages: the 5-page probes stride 3 pages
+  CHECK(cudaHostAlloc(&host, kBytes, cudaHostAllocMapped));
+  // Session segments are mmap'd shared memory registered with CUDA, 4 KiB
+  // pages: probe that kind too.
+  void* mapped = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) {
+    std::perror("mmap");
+    return 1;
+  }
+  std::memset(mapped, 0, kBytes);
+  uint64_t* reg = nullptr;
+  CHECK(cudaHostRegister(mapped, kBytes, cudaHostRegisterMapped));
+  CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&reg), mapped, 0));
   CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&host_dev), host, 0));
   CHECK(cudaMalloc(&dev, 4096));
   CHECK(cudaMemset(dev, 0, 4096));
   CHECK(cudaMallocManaged(&out, sizeof(double) * kProbeCount));
-  for (int i = 0; i < 512; ++i) host[i] = 0;
+  std::memset(host, 0, kBytes);
   for (int i = 0; i < kProbeCount; ++i) out[i] = 0;
-  probe_single<<<1, 32>>>(host_dev, dev, out);
+  probe_single<<<1, 32>>>(host_dev, dev, reg, out);
   CHECK(cudaGetLastError());
   probe_barrier<<<1, 256>>>(out);
   CHECK(cudaGetLastError());
   CHECK(cudaDeviceSynchronize());
   std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
   for (int i = 0; i < kProbeCount; ++i) std::printf("  %-52s %9.1f ns\n", kNames[i], out[i]);
+  cudaHostUnregister(mapped);
+  munmap(mapped, kBytes);
   cudaFreeHost(host);
   cudaFree(dev);
   cudaFree(out);

@@ -134,6 +134,8 @@ __global__ void persistent_kernel(KernelArgs a) {
     scout.count = 0;
     scout.last_bell = 0;
     scout.round = 0;
+    scout.active = scout.terminate = scout.bell = 0;
+    scout.epoch = 0;
     scout.drained_rounds = 0;
     scout.quiet_rounds = 0;
     scout.stats = ScoutStats{};

@@ -26,6 +26,10 @@ namespace rk::server::gpu {
 
 inline constexpr uint64_t kHotNs = 50'000'000;  // polled directly for 50 ms after its last message
 inline constexpr uint32_t kSweepEvery = 256;   // a stuck or skipped bell costs at most this
+// The command words and the bell are read every few rounds: every load in
+// a round adds to its round trip, and a command or an idle channel's bell
+// can wait a few µs.
+inline constexpr uint32_t kCommandEvery = 4;
 inline constexpr uint32_t kLoadsPerLane = kMaxChannels / 32;
 inline constexpr uint64_t kUnknownTail = ~uint64_t(0);
 
@@ -39,6 +43,9 @@ struct ScoutState {
   uint32_t count;
   uint32_t last_bell;
   uint32_t round;
+  // The command words and the bell as last read (every kCommandEvery rounds).
+  uint32_t active, terminate, bell;
+  uint64_t epoch;
   uint32_t drained_rounds;              // consecutive rounds found drained while terminating
   uint32_t quiet_rounds;                // consecutive rounds that found nothing
   uint64_t now;                         // %globaltimer at the start of the round
@@ -69,15 +76,20 @@ inline constexpr uint64_t kInlineSpanBytes = 512;
 __device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_until[k] > s.now; }
 
 // Issues the loads of the tails of the slots `pick` selects, all in flight
-// at once; the caller fences once after them.
+// at once. With `acquire_first`, each lane's first load (slots 0..31) is an
+// acquire load, which costs far less than a fence after it, so a move seen
+// there needs no fence to read that channel's records (later loads are
+// relaxed: acquires would queue behind one another); otherwise the caller
+// fences once after them.
 template <class Pick>
 __device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[kLoadsPerLane],
-                           bool (&want)[kLoadsPerLane], Pick pick) {
+                           bool (&want)[kLoadsPerLane], bool acquire_first, Pick pick) {
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
     want[j] = k < s.count && s.request_ring[k] != 0 && pick(k);
-    tail[j] = want[j] ? load_relaxed(&reinterpret_cast<const shm::RingHeader*>(s.request_ring[k])->tail) : 0;
+    const uint64_t* at = &reinterpret_cast<const shm::RingHeader*>(s.request_ring[k])->tail;
+    tail[j] = !want[j] ? 0 : j == 0 && acquire_first ? load_acquire(at) : load_relaxed(at);
   }
 }
 
@@ -158,38 +170,44 @@ __device__ bool serve_own_inline(const ScoutState& s, uint32_t own_moved, ServeI
 }
 
 // One round of the scout. Called by the 32 lanes of block 0's warp 0. A
-// quiet round (nothing moved, nothing asked) is the loads alone: the fence
-// that orders the later reads of request bytes after the tail is issued
-// only once a tail is seen to move (relaxed load + acquire fence is the
-// acquire pattern).
+// quiet round (nothing moved, nothing asked) is the loads alone. A move is
+// read with acquire order: the first 32 hot slots by acquire loads, others
+// by relaxed loads and then one acquire fence (acq_rel, so it also makes
+// the posts to other blocks releases). A round whose moves are all in the
+// first 32 slots and owned by block 0 thus needs no fence at all: the
+// scout serves them itself, and the warp barrier before it orders every
+// lane's reads after the acquiring lane's.
 template <class ServeInline>
 __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
   ScoutResult r{false, false, false, false};
   uint32_t own_moved = 0;
   ControlBlock* cb = &a.control->cb;
-  uint32_t active = 0, terminate = 0, bell = 0;
-  uint64_t epoch = 0;
   uint64_t tail[kLoadsPerLane];
   bool want[kLoadsPerLane];
-  // Command words, bell and hot tails: one round trip.
+  // Hot tails, and now and then the command words and bell: one round trip.
   if (lane == 0) s.now = globaltimer();
   __syncwarp();
-  if (lane == 0) {
-    active = load_relaxed(&cb->active);
-    terminate = load_relaxed(&cb->terminate_requested);
-    epoch = load_relaxed(&cb->table_epoch);
-    bell = load_relaxed(&a.bell->bell.seq);
+  if (lane == 0 && s.round % kCommandEvery == 0) {
+    s.active = load_relaxed(&cb->active);
+    s.terminate = load_relaxed(&cb->terminate_requested);
+    s.epoch = load_relaxed(&cb->table_epoch);
+    s.bell = load_relaxed(&a.bell->bell.seq);
   }
-  load_tails(s, lane, tail, want, [&](uint32_t k) { return is_hot(s, k); });
-  bool seen_move = false;
+  load_tails(s, lane, tail, want, true, [&](uint32_t k) { return is_hot(s, k); });
+  bool seen_move = false, far = false;
 #pragma unroll
-  for (uint32_t j = 0; j < kLoadsPerLane; ++j) seen_move |= want[j] && tail[j] != s.seen_tail[lane + 32 * j];
+  for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
+    const uint32_t k = lane + 32 * j;
+    if (!want[j] || tail[j] == s.seen_tail[k]) continue;
+    seen_move = true;
+    far |= j != 0 || k % gridDim.x != 0;  // needs the fence: see above
+  }
   seen_move = __any_sync(0xffffffffu, seen_move);
-  const uint64_t loaded = lane == 0 ? globaltimer() : 0;  // the loads' values are in
-  active = __shfl_sync(0xffffffffu, active, 0);
-  terminate = __shfl_sync(0xffffffffu, terminate, 0);
-  epoch = __shfl_sync(0xffffffffu, epoch, 0);
-  bell = __shfl_sync(0xffffffffu, bell, 0);
+  far = __any_sync(0xffffffffu, far);
+  const uint64_t loaded = lane == 0 ? globaltimer() : 0;  // the tails are in
+  __syncwarp();  // lane 0's command words are in ScoutState for every lane
+  const uint32_t active = s.active, terminate = s.terminate, bell = s.bell;
+  const uint64_t epoch = s.epoch;
   const bool bell_rang = bell != s.last_bell;
   const bool sweep_due = s.round % kSweepEvery == 0;
   if (!(seen_move && active) && !bell_rang && !sweep_due && !terminate && epoch == s.table_epoch) {
@@ -202,7 +220,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     return r;  // quiet
   }
 
-  acquire_fence_system();
+  if (far) acquire_fence_system();
   const uint64_t fenced = lane == 0 ? globaltimer() : 0;
   // An inactive kernel posts nothing: what arrives meanwhile is posted
   // once it is activated.
@@ -217,7 +235,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   }
   const bool sweep = r.table_changed || terminate || sweep_due || (bell_rang && (!moved || s.round % 8 == 0));
   if (active && sweep) {
-    load_tails(s, lane, tail, want, [&](uint32_t k) { return !is_hot(s, k); });
+    load_tails(s, lane, tail, want, false, [&](uint32_t k) { return !is_hot(s, k); });
     acquire_fence_system();
     moved |= post_tails(s, a.shared, lane, tail, want, own_moved);
   }
