@@ -88,7 +88,29 @@ struct BlockTelemetry {
   uint64_t posted_to_serve, publish_to_posted;
   uint64_t last_publish;     // %globaltimer of this block's last publish
   uint16_t last_error;
+  bool dirty;                // changed since the last mirror_telemetry()
 };
+
+// Under steady load the totals are mirrored every this many spans; else at
+// the first quiet moment after a span (persistent_kernel.cu).
+inline constexpr uint64_t kMirrorEvery = 64;
+
+// Thread 0: copies the running totals into the block's BlockStats (mapped
+// host memory). Not per span: a dozen PCIe writes there would sit in front
+// of the next round's reads.
+__device__ inline void mirror_telemetry(BlockTelemetry& tel, BlockStats* st) {
+  store_relaxed(&st->batches, tel.batches);
+  for (int p = 0; p < 4; ++p) store_relaxed(&st->phase_ns[p], tel.phase_ns[p]);
+  store_relaxed(&st->posted_to_serve_ns, tel.posted_to_serve);
+  store_relaxed(&st->publish_to_posted_ns, tel.publish_to_posted);
+  store_relaxed(&st->processed, tel.processed);
+  store_relaxed(&st->errors, tel.errors);
+  store_relaxed(&st->latency_sum_ns, tel.latency_sum);
+  store_relaxed(&st->latency_max_ns, tel.latency_max);
+  store_relaxed(&st->last_error, tel.last_error);
+  store_relaxed(&st->backpressure, tel.backpressure);
+  tel.dirty = false;
+}
 
 // Thread 0: walk the staged records, reserve reply room for each one.
 __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur, const DeviceChannel& ch,
@@ -306,26 +328,20 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     tel.latency_sum += batch.latency_sum;
     if (batch.latency_max > tel.latency_max) tel.latency_max = batch.latency_max;
     if (batch.last_error) tel.last_error = uint16_t(batch.last_error);
-    store_relaxed(&st->batches, ++tel.batches);
+    ++tel.batches;
     const uint64_t t4 = globaltimer();
     tel.phase_ns[0] += t1 - t0;
     tel.phase_ns[1] += t2 - t1;
     tel.phase_ns[2] += t3 - t2;
     tel.phase_ns[3] += t4 - t3;
-    for (int p = 0; p < 4; ++p) store_relaxed(&st->phase_ns[p], tel.phase_ns[p]);
     // Where a round trip goes outside the span: the scout's post to this
     // block's start, and this block's last publish to the next post.
     const uint64_t posted = a.shared->posted_at[&cur - a.cursors];
     if (posted && t0 > posted) tel.posted_to_serve += t0 - posted;
     if (tel.last_publish && posted > tel.last_publish) tel.publish_to_posted += posted - tel.last_publish;
     tel.last_publish = t4;
-    store_relaxed(&st->posted_to_serve_ns, tel.posted_to_serve);
-    store_relaxed(&st->publish_to_posted_ns, tel.publish_to_posted);
-    store_relaxed(&st->processed, tel.processed);
-    store_relaxed(&st->errors, tel.errors);
-    store_relaxed(&st->latency_sum_ns, tel.latency_sum);
-    store_relaxed(&st->latency_max_ns, tel.latency_max);
-    store_relaxed(&st->last_error, tel.last_error);
+    tel.dirty = true;
+    if (tel.batches % kMirrorEvery == 0) mirror_telemetry(tel, st);
   }
   team.sync();
   return true;

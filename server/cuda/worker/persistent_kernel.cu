@@ -164,6 +164,11 @@ __global__ void persistent_kernel(KernelArgs a) {
     if (lane == 0) ++scout.stats.inline_spans;
     return ((tail - cur.read) & kPendingTailMask) == 0;
   };
+  // Telemetry reaches the control page at the first quiet moment after a
+  // span (or every kMirrorEvery spans), never between a request and its reply.
+  auto on_quiet = [&] {
+    if (tid == 0 && tel.dirty) mirror_telemetry(tel, st);
+  };
   uint32_t idle_rounds = 0, round = 0;
   uint64_t last_heartbeat = 0;
   bool worked = false;
@@ -176,7 +181,7 @@ __global__ void persistent_kernel(KernelArgs a) {
         // otherwise.
         const uint32_t budget = b.stalled ? kStalledRetryRounds : worked ? 1 : kScoutBudget;
         const ScoutResult r =
-            scout_until_work(scout, a, lane, budget, kSpinRounds, kIdleSleepNs, serve_inline);
+            scout_until_work(scout, a, lane, budget, kSpinRounds, kIdleSleepNs, serve_inline, on_quiet);
         if (lane == 0) {
           b.quit = r.quit;
           b.posted = r.posted;
@@ -213,6 +218,7 @@ __global__ void persistent_kernel(KernelArgs a) {
       }
     }
 
+    if (!worked) on_quiet();
     if (tid == 0) {
       const uint64_t now = globaltimer();
       if (now - last_heartbeat > kHeartbeatNs) {
@@ -237,6 +243,7 @@ __global__ void persistent_kernel(KernelArgs a) {
     }
     __syncthreads();  // b.* is rewritten by warp 0 next round
   }
+  on_quiet();
   if (tid == 0) store_release(&st->exited, uint16_t(1));
 }
 

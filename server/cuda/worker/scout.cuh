@@ -278,16 +278,19 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
 // meanwhile, so a quiet round is one PCIe round trip and nothing else.
 // After `spin_rounds` quiet rounds in a row each round also sleeps
 // `sleep_ns` (bounded: new work is still seen within a few µs). The result's
-// `posted` says whether any round posted.
-template <class ServeInline>
+// `posted` says whether any round posted. `on_quiet()` runs after each
+// quiet round (the scout's chores that should not delay a reply).
+template <class ServeInline, class OnQuiet>
 __device__ ScoutResult scout_until_work(ScoutState& s, const KernelArgs& a, uint32_t lane, uint32_t budget,
-                                        uint32_t spin_rounds, uint32_t sleep_ns, ServeInline& serve_inline) {
+                                        uint32_t spin_rounds, uint32_t sleep_ns, ServeInline& serve_inline,
+                                        OnQuiet& on_quiet) {
   bool posted = false;
   for (uint32_t i = 0;; ++i) {
     ScoutResult r = scout_round(s, a, lane, serve_inline);
     posted |= r.posted;
     const bool quiet = !(r.posted || r.table_changed || r.quit);
     if (lane == 0) s.quiet_rounds = quiet ? s.quiet_rounds + 1 : 0;
+    if (quiet) on_quiet();
     __syncwarp();
     if (r.left_for_block || r.table_changed || r.quit || i + 1 >= budget) {
       r.posted = posted;
