@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 #include <sys/mman.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -172,6 +173,38 @@ __global__ void probe_barrier(double* out) {
   if (threadIdx.x == 0) out[kSyncthreads256] = double(t1 - t0) / kIters;
 }
 
+// A host line polled by the GPU while a CPU thread does `traffic` to the
+// same page: how much a CPU writer (a client publishing its tail) or
+// reader (a client spinning on its reply) slows each PCIe read.
+__global__ void probe_poll(uint64_t* line, uint64_t polls, double* out, uint64_t* done) {
+  if (threadIdx.x != 0) return;
+  uint64_t total = 0, sink = 0;
+  for (uint64_t i = 0; i < polls; ++i) {
+    const uint64_t t0 = globaltimer();
+    sink += SysRef(line[0]).load(cuda::std::memory_order_acquire);
+    total += globaltimer() - t0;
+  }
+  *out = double(total) / double(polls);
+  g_sink = sink;
+  SysRef(*done).store(1, cuda::std::memory_order_release);
+}
+
+// One warp, `lanes` of its lanes each acquire-loading a line of its own
+// page in one instruction, as the scout reads its hot tails.
+__global__ void probe_warp_poll(uint64_t* pages, uint32_t lanes, uint64_t polls, double* out) {
+  const uint32_t lane = threadIdx.x % 32;
+  uint64_t total = 0, sink = 0;
+  for (uint64_t i = 0; i < polls; ++i) {
+    const uint64_t t0 = globaltimer();
+    uint64_t v = 0;
+    if (lane < lanes) v = SysRef(pages[lane * 512 + (sink & 0)]).load(cuda::std::memory_order_acquire);
+    sink += __any_sync(0xffffffffu, v == 12345) ? 1 : 0;
+    total += globaltimer() - t0;
+  }
+  if (lane == 0) *out = double(total) / double(polls);
+  g_sink = sink;
+}
+
 #define CHECK(x)                                                                           \
   do {                                                                                     \
     cudaError_t e_ = (x);                                                                  \
@@ -193,7 +226,7 @@ int main() {
   CHECK(cudaGetDeviceProperties(&prop, 0));
   uint64_t *host = nullptr, *host_dev = nullptr, *dev = nullptr;
   double* out = nullptr;
-  constexpr size_t kBytes = 1 << 16;  // 16 pages: the 5-page probes stride 3 pages
+  constexpr size_t kBytes = 1 << 18;  // 64 pages: the 5-page probes stride 3 pages, the warp probe 1
   CHECK(cudaHostAlloc(&host, kBytes, cudaHostAllocMapped));
   // Session segments are mmap'd shared memory registered with CUDA, 4 KiB
   // pages: probe that kind too.
@@ -219,6 +252,37 @@ int main() {
   CHECK(cudaDeviceSynchronize());
   std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
   for (int i = 0; i < kProbeCount; ++i) std::printf("  %-52s %9.1f ns\n", kNames[i], out[i]);
+
+  for (uint32_t lanes : {1u, 2u, 8u, 32u}) {
+    probe_warp_poll<<<1, 32>>>(reg, lanes, 20000, out);
+    CHECK(cudaDeviceSynchronize());
+    std::printf("  acquire loads by %2u lanes of a warp, a page each, one instruction    %9.1f ns\n", lanes, out[0]);
+  }
+
+  // Polls under CPU traffic. Line 0 of a page is polled; the CPU thread
+  // writes it, writes line 1, or reads line 0, every ~2 µs (or does nothing).
+  const char* traffic_names[] = {"no CPU traffic", "CPU writes the polled line every 2 us",
+                                 "CPU writes another line of the page every 2 us", "CPU spins reading the polled line"};
+  for (int traffic = 0; traffic < 4; ++traffic) {
+    volatile uint64_t* page = reinterpret_cast<volatile uint64_t*>(static_cast<uint8_t*>(mapped) + 8192);
+    volatile uint64_t* done = page + 64;
+    *done = 0;
+    probe_poll<<<1, 32>>>(reinterpret_cast<uint64_t*>(reg) + 1024, 20000, out, reinterpret_cast<uint64_t*>(reg) + 1024 + 64);
+    CHECK(cudaGetLastError());
+    uint64_t v = 0;
+    while (*done == 0) {
+      if (traffic == 1) page[0] = ++v;
+      if (traffic == 2) page[16] = ++v;
+      if (traffic == 3) v += page[0];
+      if (traffic == 1 || traffic == 2) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(2);
+        while (std::chrono::steady_clock::now() < until) {
+        }
+      }
+    }
+    CHECK(cudaDeviceSynchronize());
+    std::printf("  acquire poll of a registered line, %-46s %9.1f ns\n", traffic_names[traffic], out[0]);
+  }
   cudaHostUnregister(mapped);
   munmap(mapped, kBytes);
   cudaFreeHost(host);

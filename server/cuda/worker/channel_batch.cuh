@@ -78,6 +78,7 @@ struct Batch {
   uint32_t broken;
   uint32_t last_error;
   unsigned long long processed, errors, latency_sum, latency_max;
+  DeviceCursor cur;    // the channel's cursor, staged for the span (see serve_channel)
   uint32_t req_off[kMaxBatch], req_len[kMaxBatch], rep_off[kMaxBatch], rep_cap[kMaxBatch];
 };
 
@@ -217,10 +218,18 @@ struct Stages {
 // them: true when requests were consumed. A WarpTeam serves only
 // warp-per-message kernels, and only spans that fit the shared stage.
 template <class Team, class Handler>
-__device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCursor& cur, uint64_t avail, Batch& batch,
+__device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCursor& home, uint64_t avail, Batch& batch,
                               const Stages& stages, Handler& handler, double* reduce_scratch,
                               BlockTelemetry& tel, BlockStats* st) {
   const uint32_t tid = team.rank();
+  // The cursor comes into shared memory once, all its words in one go: the
+  // walk below reads its fields again and again, and after the scout's
+  // acquire none of them is in L1. What moved goes back at the publish.
+  static_assert(sizeof(DeviceCursor) % 8 == 0 && sizeof(DeviceCursor) / 8 <= 32);
+  if (tid < sizeof(DeviceCursor) / 8)
+    reinterpret_cast<uint64_t*>(&batch.cur)[tid] = reinterpret_cast<const uint64_t*>(&home)[tid];
+  team.sync();
+  DeviceCursor& cur = batch.cur;
   const DeviceChannel& ch = cur.ch;
   auto* req = reinterpret_cast<shm::RingHeader*>(ch.request_ring);
   auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
@@ -319,10 +328,13 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   if (tid == 0) {
     cur.reply_tail += batch.out_bytes;
     cur.read += batch.consumed;
-    cur.stalled = 0;
     release_fence_system();
     store_relaxed(&rep->tail, cur.reply_tail);
     store_relaxed(&req->head, cur.read);
+    home.read = cur.read;
+    home.reply_tail = cur.reply_tail;
+    home.reply_head = cur.reply_head;
+    home.stalled = 0;
     tel.processed += batch.processed;
     tel.errors += batch.errors;
     tel.latency_sum += batch.latency_sum;
@@ -336,7 +348,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     tel.phase_ns[3] += t4 - t3;
     // Where a round trip goes outside the span: the scout's post to this
     // block's start, and this block's last publish to the next post.
-    const uint64_t posted = a.shared->posted_at[&cur - a.cursors];
+    const uint64_t posted = a.shared->posted_at[&home - a.cursors];
     if (posted && t0 > posted) tel.posted_to_serve += t0 - posted;
     if (tel.last_publish && posted > tel.last_publish) tel.publish_to_posted += posted - tel.last_publish;
     tel.last_publish = t4;
