@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-IMPL_ORDER = ["ringkernel", "cpu_ipc", "floor", "launch", "graph"]
+IMPL_ORDER = ["ringkernel", "cpu_ipc", "floor", "launch", "graph", "h2d_copy", "mapped_read"]
 STYLE = {
     ("ringkernel", "cpu"): dict(color="tab:blue", label="RingKernel, CPU backend"),
     ("ringkernel", "cuda"): dict(color="tab:red", label="RingKernel, CUDA backend"),
@@ -31,6 +31,8 @@ STYLE = {
     ("floor", "cuda"): dict(color="black", label="floor (mapped ping-pong)"),
     ("launch", "cuda"): dict(color="tab:orange", label="launch (copy+launch+copy)"),
     ("graph", "cuda"): dict(color="tab:green", label="graph (CUDA graph)"),
+    ("h2d_copy", "cuda"): dict(color="tab:purple", label="h2d_copy (64 KiB cudaMemcpyAsync)"),
+    ("mapped_read", "cuda"): dict(color="tab:brown", label="mapped_read (kernel on mapped memory)"),
 }
 
 # Targets of the CUDA backend issue, checked against the same-run records.
@@ -40,7 +42,7 @@ CUDA_TARGETS = [
     "64 B `rk_call` ≥ 3× faster (p50) than copy + launch + copy",
     "64 B, 64 idle clients attached: p50 ≤ 1.3× floor",
     "64 B echo from 8 processes ≥ 40 M msg/s",
-    "64 KiB payloads ≥ 40 GB/s",
+    "64 KiB request payloads consumed by a kernel ≥ 40 GB/s",
 ]
 
 
@@ -95,6 +97,13 @@ def vs(r):
     if "vs_baseline_rate" in r:
         return f"{r['vs_baseline_rate']:.2f}× {r['baseline']}"
     return ""
+
+
+def consume_vs(r):
+    text = vs(r)
+    if "vs_mapped_read_rate" in r:
+        text += (", " if text else "") + f"{r['vs_mapped_read_rate']:.2f}× mapped_read"
+    return text
 
 
 # ---- plots -------------------------------------------------------------------
@@ -204,8 +213,14 @@ def cuda_targets(records):
     launch = find(records, "latency", "launch", 64)
     lat, idle = rk("latency"), rk("latency_idle")
     tp8 = find(records, "throughput", "ringkernel", 64, 8, "cuda")
-    big = [r for r in records if r["scenario"] == "throughput" and r["impl"] == "ringkernel"
-           and r["backend"] == "cuda" and r["payload_bytes"] == 65536]
+    # The consume scenario measures this target; runs from before it had
+    # only 64 KiB echo, which moves the bytes both ways (said in the row).
+    big = [r for r in records if r["scenario"] == "consume" and r["impl"] == "ringkernel" and r["backend"] == "cuda"]
+    big_what = "reduce_sum"
+    if not big:
+        big = [r for r in records if r["scenario"] == "throughput" and r["impl"] == "ringkernel"
+               and r["backend"] == "cuda" and r["payload_bytes"] == 65536]
+        big_what = "echo, both directions"
     rows = []
 
     def row(target, reached, ok):
@@ -228,7 +243,8 @@ def cuda_targets(records):
         row(CUDA_TARGETS[4], f"{rate(tp8['msgs_per_s'])} msg/s", tp8["msgs_per_s"] >= 40e6)
     if big:
         best = max(big, key=lambda r: r["bytes_per_s"])
-        row(CUDA_TARGETS[5], f"{best['bytes_per_s'] / 1e9:.2f} GB/s ({best['clients']} clients)", best["bytes_per_s"] >= 40e9)
+        row(CUDA_TARGETS[5], f"{best['bytes_per_s'] / 1e9:.2f} GB/s ({big_what}, {best['clients']} clients)"
+            + (f"; {vs(best)}" if vs(best) else ""), best["bytes_per_s"] >= 40e9)
     if not rows:
         return []
     return ["### Targets of the CUDA backend issue", "", "| target | reached (same run) | |", "|---|---|---|"] + rows + [""]
@@ -279,6 +295,20 @@ def section(data, name, title, plots_rel):
         out.append("")
         if plot_throughput(records, os.path.join(plots_rel[0], f"{name}-throughput.png")):
             out += [f"![Throughput vs clients]({plots_rel[1]}/{name}-throughput.png)", ""]
+
+    co = sorted((r for r in records if r["scenario"] == "consume"), key=lambda r: (key(r), r.get("grid", 0), r["clients"]))
+    if co:
+        out += ["### Consume (64 KiB ReduceSumRequests summed by reduce_sum, client processes)", "",
+                "Bytes are request values a kernel consumed; the baselines move the same bytes host → GPU "
+                "without RingKernel (`h2d_copy`: back-to-back 64 KiB copies; `mapped_read`: a kernel reading "
+                "mapped pinned memory, at the grid shown).", "",
+                "| clients | impl | backend | grid | msg/s | bytes/s | vs same-run baseline | Jain |",
+                "|---|---|---|---|---|---|---|---|"]
+        for r in co:
+            jain = f"{r['jain']:.3f}" if "jain" in r else ""
+            out.append(f"| {r['clients']} | {r['impl']} | {r['backend']} | {r.get('grid', '')} | {rate(r['msgs_per_s'])} "
+                       f"| {rate(r['bytes_per_s'])}B/s | {consume_vs(r)} | {jain} |")
+        out.append("")
 
     fr = sorted((r for r in records if r["scenario"] == "fairness"), key=key)
     if fr:

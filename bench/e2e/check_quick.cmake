@@ -29,7 +29,7 @@ foreach(i RANGE ${last})
 endforeach()
 foreach(want latency/ringkernel/cpu latency/cpu_ipc/cpu latency_idle/ringkernel/cpu
              throughput/ringkernel/cpu throughput/cpu_ipc/cpu fairness/ringkernel/cpu
-             fairness/cpu_ipc/cpu idle/ringkernel/cpu)
+             fairness/cpu_ipc/cpu consume/ringkernel/cpu idle/ringkernel/cpu)
   if(NOT want IN_LIST seen)
     message(FATAL_ERROR "no ${want} record in ${OUT} (have: ${seen})")
   endif()

@@ -3,10 +3,14 @@
 // descriptor 4 the baseline's shared memory where a mode needs one.
 //   rk-latency    rk_call round trips through libringkernel (client 0)
 //   rk-stream     pipelined rk_send / rk_receive inside the board's window
+//   rk-consume    pipelined ReduceSumRequests (a struct payload) to reduce_sum,
+//                 the sums checked
 //   ipc-echo      the cpu_ipc baseline's server: echoes every client's queue
 //   ipc-latency   cpu_ipc round trips (client 0)
 //   ipc-stream    cpu_ipc pipelined, like rk-stream
 //   floor-ping    the floor baseline's host half (the kernel is the other)
+#include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <ringkernel/ringkernel.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -26,6 +30,8 @@
 #include "bench/e2e/floor_layout.h"
 #include "bench/e2e/process.h"
 #include "bench/e2e/raw_ipc.h"
+#include "rk_schema/envelope.capnp.h"
+#include "rk_schema/kernels.capnp.h"
 
 namespace rk::bench {
 
@@ -94,10 +100,16 @@ struct Session {
   }
 };
 
-int rk_latency(Client& c) {
-  Session s;
+// Connects and binds a channel to the harness's shared instance.
+int attach(Client& c, Session& s) {
   if (rk_status st = rk_connect(c.args_.str("socket").c_str(), &s.client)) return c.fail_rk("connect", st);
   if (rk_status st = rk_attach(s.client, c.args_.str("instance").c_str(), &s.kernel)) return c.fail_rk("attach", st);
+  return 0;
+}
+
+int rk_latency(Client& c) {
+  Session s;
+  if (int e = attach(c, s)) return e;
   const uint64_t rounds = c.args_.num("rounds"), warmup = c.args_.num("warmup");
   for (uint64_t i = 0; i < warmup + rounds; ++i) {
     rk_message* m = nullptr;
@@ -120,27 +132,34 @@ int rk_latency(Client& c) {
   return 0;
 }
 
-int rk_stream(Client& c) {
-  Session s;
-  if (rk_status st = rk_connect(c.args_.str("socket").c_str(), &s.client)) return c.fail_rk("connect", st);
-  if (rk_status st = rk_attach(s.client, c.args_.str("instance").c_str(), &s.kernel)) return c.fail_rk("attach", st);
-  const uint64_t window = c.args_.num("window", stream_window(c.payload_.size()));
+// The pipelined loop of rk-stream and rk-consume: keeps the window of
+// requests in flight from `go` until the board's end, counts the replies
+// inside [start, end), then drains so nothing is left in the ring.
+// send(correlation) returns RK_OK, or RK_E_QUEUE_FULL / RK_E_TIMEOUT when the
+// ring has no room; check(reply, index) returns why a reply is wrong, or "".
+template <class Send, class Check>
+int pipeline(Client& c, Session& s, uint64_t window, Send send, Check check) {
   if (!c.arrive_and_wait()) return c.fail("no start signal");
   const int64_t start = c.board_.header().start_ns, end = c.board_.header().end_ns;
   uint64_t sent = 0, got = 0, counted = 0;
+  auto take = [&](rk_message* m) {
+    std::string wrong = check(m, got);
+    rk_message_release(m);
+    ++got;
+    return wrong;
+  };
   for (;;) {
     while (sent - got < window) {
-      rk_status st = rk_send(s.kernel, 1, c.payload_.data(), c.payload_.size(), sent, 0);
+      rk_status st = send(sent);
       if (st == RK_E_QUEUE_FULL || st == RK_E_TIMEOUT) break;
-      if (st != RK_OK) return c.fail_rk("rk_send", st);
+      if (st != RK_OK) return c.fail_rk("send", st);
       ++sent;
     }
     rk_message* m = nullptr;
     rk_status st = rk_receive(s.kernel, &m, sent - got >= window ? 100 : 0);
     const int64_t t = now_ns();
     if (st == RK_OK) {
-      rk_message_release(m);
-      ++got;
+      if (std::string wrong = take(m); !wrong.empty()) return c.fail(wrong);
       if (t >= start && t < end) ++counted;
     } else if (st != RK_E_TIMEOUT && st != RK_E_EMPTY) {
       return c.fail_rk("rk_receive", st);
@@ -150,12 +169,102 @@ int rk_stream(Client& c) {
   while (got < sent) {  // leave nothing in flight
     rk_message* m = nullptr;
     if (rk_status st = rk_receive(s.kernel, &m, 10000)) return c.fail_rk("rk_receive (drain)", st);
-    rk_message_release(m);
-    ++got;
+    if (std::string wrong = take(m); !wrong.empty()) return c.fail(wrong);
   }
   c.slot_.count = counted;
   c.slot_.bytes = counted * c.payload_.size();
   return 0;
+}
+
+int rk_stream(Client& c) {
+  Session s;
+  if (int e = attach(c, s)) return e;
+  const uint64_t window = c.args_.num("window", stream_window(c.payload_.size()));
+  return pipeline(
+      c, s, window,
+      [&](uint64_t seq) { return rk_send(s.kernel, 1, c.payload_.data(), c.payload_.size(), seq, 0); },
+      [](rk_message*, uint64_t) { return std::string(); });
+}
+
+// rk-consume's request: a framed Envelope carrying ReduceSumRequest{values}
+// of payload / 4 floats, built once with Cap'n Proto (the documented way to
+// send a struct payload through rk_reserve_envelope) and copied into the
+// ring per send, so the client's cost per message is one copy, like rk_send.
+// The values are small multiples of 1/4: every sum is exact in double, in
+// any order, so a reply is either exactly right or wrong.
+struct ReduceRequest {
+  std::vector<capnp::word> record;
+  double sum = 0;
+};
+
+ReduceRequest build_reduce_request(uint32_t kernel_id, uint64_t values, uint64_t seed) {
+  ReduceRequest r;
+  r.record.assign(values / 2 + 64, capnp::word{});  // the floats plus envelope headroom
+  capnp::FlatMessageBuilder builder(kj::arrayPtr(r.record.data() + 1, r.record.size() - 1));
+  auto env = builder.initRoot<schema::Envelope>();
+  env.setKernel(kernel_id);
+  env.setType(1);
+  // One correlation for every copy: replies are counted, not matched.
+  env.setCorrelation(uint64_t{1} << 62);
+  auto list = env.getPayload().initAs<schema::ReduceSumRequest>().initValues(uint32_t(values));
+  std::mt19937_64 rng(seed);
+  for (uint32_t i = 0; i < values; ++i) {
+    const float v = float(rng() % 4096) * 0.25f;
+    list.set(i, v);
+    r.sum += double(v);
+  }
+  const size_t words = builder.getSegmentsForOutput()[0].size();
+  const uint32_t framing[2] = {0, uint32_t(words)};
+  std::memcpy(r.record.data(), framing, sizeof framing);
+  r.record.resize(words + 1);
+  return r;
+}
+
+// Why a reduce_sum reply is wrong, or "". The sum is read once per
+// kCheckEvery replies (the first included): enough that a wrong kernel
+// cannot report a rate, cheap enough not to be what is measured.
+std::string check_reduce_reply(rk_message* m, uint64_t index, double expected) {
+  constexpr uint64_t kCheckEvery = 64;
+  if (rk_status st = rk_message_status(m)) return std::string("reduce_sum replied ") + rk_status_string(st);
+  if (index % kCheckEvery != 0) return {};
+  size_t n = 0;
+  const void* p = rk_message_capnp(m, &n);
+  capnp::FlatArrayMessageReader reader(kj::arrayPtr(static_cast<const capnp::word*>(p), n / sizeof(capnp::word)));
+  const double sum = reader.getRoot<schema::Envelope>().getPayload().getAs<schema::ReduceSumReply>().getSum();
+  if (sum == expected) return {};
+  char b[128];
+  std::snprintf(b, sizeof b, "reduce_sum reply %llu: sum %.17g, expected %.17g", static_cast<unsigned long long>(index),
+                sum, expected);
+  return b;
+}
+
+int rk_consume(Client& c) {
+  Session s;
+  if (int e = attach(c, s)) return e;
+  const uint64_t values = c.payload_.size() / sizeof(float);
+  ReduceRequest req;
+  try {
+    req = build_reduce_request(rk_kernel_id(s.kernel), values, c.args_.num("seed", 1) * 1000003 + c.index_);
+  } catch (const kj::Exception& e) {
+    return c.fail("building the reduce_sum request: " + std::string(e.getDescription().cStr()));
+  }
+  const size_t bytes = req.record.size() * sizeof(capnp::word);
+  const uint64_t window = c.args_.num("window", stream_window(c.payload_.size()));
+  auto send = [&](uint64_t) {
+    void* record = nullptr;
+    rk_message* r = nullptr;
+    if (rk_status st = rk_reserve_envelope(s.kernel, bytes, &record, &r, 0)) return st;
+    std::memcpy(record, req.record.data(), bytes);
+    return rk_commit_envelope(r, bytes);
+  };
+  auto check = [&](rk_message* m, uint64_t index) {
+    try {
+      return check_reduce_reply(m, index, req.sum);
+    } catch (const kj::Exception& e) {
+      return "reduce_sum reply does not decode: " + std::string(e.getDescription().cStr());
+    }
+  };
+  return pipeline(c, s, window, send, check);
 }
 
 // cpu_ipc memory: per client a request queue then a reply queue.
@@ -306,6 +415,7 @@ int client_main(int argc, char** argv) {
   Client c(*board, a);
   if (mode == "rk-latency") return rk_latency(c);
   if (mode == "rk-stream") return rk_stream(c);
+  if (mode == "rk-consume") return rk_consume(c);
   if (mode == "ipc-latency") return ipc_latency(c, *mem);
   if (mode == "ipc-stream") return ipc_stream(c, *mem);
   if (mode == "floor-ping") return floor_ping(c, *mem);

@@ -3,6 +3,7 @@
 #include <cuda/atomic>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -62,6 +63,32 @@ __global__ void echo_kernel(const uint4* in, uint4* out, uint64_t words) {
     out[w] = in[w];
 }
 
+// mapped_read: a grid-stride pass over mapped host memory, four 16-byte
+// loads in flight per thread and step (a PCIe read takes about a
+// microsecond, so one at a time would measure latency, not bandwidth). The
+// loads are ld.global.cv, as fresh requests in a ring must be read: a small
+// buffer read twice must not be served from L2. The words are summed so no
+// load is optimised away; one atomic per warp.
+__global__ void mapped_read_kernel(const uint4* in, uint64_t words, unsigned long long* sum) {
+  constexpr unsigned kUnroll = 4;
+  const uint64_t stride = uint64_t(gridDim.x) * blockDim.x;
+  uint64_t w = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  uint64_t acc = 0;
+  for (; w + (kUnroll - 1) * stride < words; w += kUnroll * stride) {
+    uint4 v[kUnroll];
+#pragma unroll
+    for (unsigned u = 0; u < kUnroll; ++u) v[u] = __ldcv(in + w + u * stride);
+#pragma unroll
+    for (unsigned u = 0; u < kUnroll; ++u) acc += uint64_t(v[u].x) + v[u].y + v[u].z + v[u].w;
+  }
+  for (; w < words; w += stride) {
+    const uint4 v = __ldcv(in + w);
+    acc += uint64_t(v.x) + v.y + v.z + v.w;
+  }
+  for (int offset = 16; offset > 0; offset /= 2) acc += __shfl_down_sync(0xffffffffu, acc, offset);
+  if ((threadIdx.x & 31) == 0) atomicAdd(sum, static_cast<unsigned long long>(acc));
+}
+
 unsigned blocks_for(size_t payload) {
   const size_t words = (payload + 15) / 16;
   return unsigned((words + kThreads - 1) / kThreads);
@@ -111,7 +138,92 @@ std::string time_rounds(GpuSamples& out, size_t rounds, size_t warmup, Step step
   return {};
 }
 
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// What the bandwidth baselines allocate, freed however they end.
+struct RateBuffers {
+  unsigned char* host = nullptr;
+  void* device = nullptr;
+  unsigned long long* sum = nullptr;
+  cudaStream_t stream = nullptr;
+  ~RateBuffers() {
+    if (stream) cudaStreamDestroy(stream);
+    cudaFreeHost(host);
+    cudaFree(device);
+    cudaFree(sum);
+  }
+};
+
+std::string h2d_copy(GpuRate& out, size_t chunk, size_t total) {
+  // The copies cycle through 64 MiB, so the DMA engine reads fresh host
+  // memory as a stream of requests would.
+  const size_t span = std::max(chunk, (size_t{64} << 20) / chunk * chunk), per_span = span / chunk;
+  RateBuffers b;
+  RK_CUDA_TRY(cudaHostAlloc(&b.host, span, cudaHostAllocDefault));
+  RK_CUDA_TRY(cudaMalloc(&b.device, span));
+  RK_CUDA_TRY(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking));
+  std::memset(b.host, 0x5a, span);
+  auto* dev = static_cast<unsigned char*>(b.device);
+  auto copies = [&](size_t n) -> std::string {
+    for (size_t i = 0; i < n; ++i) {
+      const size_t at = i % per_span * chunk;
+      RK_CUDA_TRY(cudaMemcpyAsync(dev + at, b.host + at, chunk, cudaMemcpyHostToDevice, b.stream));
+    }
+    RK_CUDA_TRY(cudaStreamSynchronize(b.stream));
+    return {};
+  };
+  if (std::string e = copies(256); !e.empty()) return e;  // warm-up
+  const size_t n = std::max<size_t>(1, total / chunk);
+  const auto t0 = Clock::now();
+  if (std::string e = copies(n); !e.empty()) return e;
+  out.seconds = seconds_since(t0);
+  out.bytes = double(n * chunk);
+  return {};
+}
+
+std::string mapped_read(GpuRate& out, size_t bytes, uint32_t grid, uint32_t block) {
+  constexpr int kPasses = 3;  // timed, after one warm-up pass
+  bytes = bytes / 16 * 16;
+  RateBuffers b;
+  RK_CUDA_TRY(cudaHostAlloc(&b.host, bytes, cudaHostAllocMapped));
+  RK_CUDA_TRY(cudaMalloc(&b.sum, sizeof *b.sum));
+  std::memset(b.host, 1, bytes);  // every 32-bit word 0x01010101: the sum is known
+  void* mapped = nullptr;
+  RK_CUDA_TRY(cudaHostGetDevicePointer(&mapped, b.host, 0));
+  const auto* in = static_cast<const uint4*>(mapped);
+  auto pass = [&]() -> std::string {
+    mapped_read_kernel<<<grid, block>>>(in, bytes / 16, b.sum);
+    RK_CUDA_TRY(cudaGetLastError());
+    RK_CUDA_TRY(cudaDeviceSynchronize());
+    return {};
+  };
+  if (std::string e = pass(); !e.empty()) return e;
+  RK_CUDA_TRY(cudaMemset(b.sum, 0, sizeof *b.sum));
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kPasses; ++i)
+    if (std::string e = pass(); !e.empty()) return e;
+  out.seconds = seconds_since(t0);
+  out.bytes = double(bytes) * kPasses;
+  unsigned long long sum = 0;
+  RK_CUDA_TRY(cudaMemcpy(&sum, b.sum, sizeof sum, cudaMemcpyDeviceToHost));
+  if (sum != uint64_t(bytes / 4) * 0x01010101u * kPasses) return "mapped_read: the kernel's sum is wrong";
+  return {};
+}
+
 }  // namespace
+
+GpuRate gpu_h2d_copy(size_t chunk, size_t total) {
+  GpuRate out;
+  out.error = h2d_copy(out, chunk, total);
+  return out;
+}
+
+GpuRate gpu_mapped_read(size_t bytes, uint32_t grid, uint32_t block) {
+  GpuRate out;
+  out.grid = grid;
+  out.error = mapped_read(out, bytes, grid, block);
+  return out;
+}
 
 GpuProbe gpu_probe() {
   GpuProbe p;
@@ -134,6 +246,7 @@ GpuProbe gpu_probe() {
   cudaDriverGetVersion(&driver);
   p.present = true;
   p.name = prop.name;
+  p.sms = prop.multiProcessorCount;
   p.detail = std::to_string(prop.multiProcessorCount) + " SMs, CUDA runtime " + std::to_string(runtime / 1000) + "." +
              std::to_string(runtime % 1000 / 10) + ", driver API " + std::to_string(driver / 1000) + "." +
              std::to_string(driver % 1000 / 10);

@@ -3,9 +3,11 @@
 // libringkernel, drives them from client processes (this program exec'd in
 // a client mode, clients.cpp) and runs, in the same invocation, the
 // baselines a user compares against: cpu_ipc (raw two-process shared-memory
-// queues), and on a GPU floor / launch / graph (gpu_baselines.h).
-// Scenarios: latency, latency_idle, throughput, fairness, idle. Prints a
-// table and, with --json, one record per measurement. Never asserts timings.
+// queues), and on a GPU floor / launch / graph / h2d_copy / mapped_read
+// (gpu_baselines.h). Scenarios: latency, latency_idle, throughput, fairness,
+// consume (64 KiB struct payloads summed by reduce_sum: request bytes a
+// kernel consumes), idle. Prints a table and, with --json, one record per
+// measurement. Never asserts timings.
 #include <ringkernel/ringkernel.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -38,6 +40,10 @@ namespace {
 
 using nlohmann::json;
 
+// Threads per block of reduce_sum (its registry default, kernels/registry.cpp),
+// which mapped_read uses too so the two differ only in what they read through.
+constexpr uint32_t kConsumeBlock = 256;
+
 // The daemon this run started, stopped by a SIGINT / SIGTERM of the harness
 // (client processes die with the harness by PR_SET_PDEATHSIG).
 volatile sig_atomic_t g_daemon_pid = 0;
@@ -52,10 +58,10 @@ struct Options {
   std::string daemon;  // path of ringkerneld; default: next to this program
   std::string socket;  // use a running daemon instead
   std::vector<std::string> backends{"cpu", "cuda"};
-  std::vector<std::string> scenarios{"latency", "throughput", "fairness", "idle"};
+  std::vector<std::string> scenarios{"latency", "throughput", "fairness", "consume", "idle"};
   std::string json_path;
   uint64_t seed = 1;
-  double duration = 3.0;  // seconds per throughput / fairness measurement
+  double duration = 3.0;  // seconds per throughput / fairness / consume measurement
   uint64_t rounds = 100000;
   std::vector<uint64_t> payloads{64, 256, 1024, 4096, 16384, 65536};
   std::vector<uint64_t> stream_payloads{64, 65536};
@@ -65,6 +71,9 @@ struct Options {
   double idle_seconds = 10;
   uint32_t wake_probes = 20;
   uint32_t grid = 0;
+  uint64_t consume_payload = 65536;              // request values bytes (16384 floats)
+  uint64_t mapped_bytes = uint64_t{256} << 20;  // mapped_read's host buffer
+  uint64_t h2d_bytes = uint64_t{1} << 30;       // h2d_copy's bytes per measurement
   bool quick = false;
   std::string command_line;
 };
@@ -152,6 +161,7 @@ class Harness {
     return nullptr;
   }
   void add(Record r);
+  std::string consume_vs(Record& r) const;
   std::vector<std::string> client_args(const std::string& mode, uint32_t index, uint64_t payload) const;
   bool collect(std::vector<Child>& children, Board& board, uint32_t n, int64_t timeout_ms, const char* what);
 
@@ -162,11 +172,18 @@ class Harness {
   void gpu_latency(const std::string& impl, uint64_t payload);
   void stream(const std::string& scenario, const std::string& backend, const std::string& impl, uint64_t payload,
               uint32_t clients);
+  void consume_baselines();
   void idle(const std::string& backend);
 
-  bool launch_shared(const std::string& backend);
+  bool launch_shared(const std::string& kernel, const std::string& backend);
   void terminate_shared();
-  std::string instance(const std::string& backend) const { return "rkbench-echo-" + backend + "-" + std::to_string(getpid()); }
+  static std::string kernel_of(const std::string& scenario) { return scenario == "consume" ? "reduce_sum" : "echo"; }
+  std::string instance(const std::string& kernel, const std::string& backend) const {
+    return "rkbench-" + kernel + "-" + backend + "-" + std::to_string(getpid());
+  }
+  // The grid the CUDA reduce_sum kernel runs with: --grid, else its registry
+  // default (kernels/registry.cpp: 1), which mapped_read is measured at too.
+  uint32_t consume_grid() const { return o_.grid ? o_.grid : 1; }
   void write_json() const;
 
   Options o_;
@@ -177,7 +194,7 @@ class Harness {
   rk_client* client_ = nullptr;
   rk_server_info info_{};
   std::vector<std::string> backends_;  // requested and offered by the daemon
-  std::map<std::string, rk_kernel*> shared_;
+  std::map<std::string, rk_kernel*> shared_;  // by instance name
   GpuProbe gpu_;
   bool gpu_baselines_ = false;
   std::string cpu_ = cpu_model();
@@ -234,28 +251,28 @@ void Harness::stop_daemon() {
   if (!daemon_dir_.empty()) rmdir(daemon_dir_.c_str());
 }
 
-bool Harness::launch_shared(const std::string& backend) {
+bool Harness::launch_shared(const std::string& kernel, const std::string& backend) {
   rk_launch_options lo;
   rk_launch_options_init(&lo);
   lo.backend = backend == "cuda" ? RK_BACKEND_CUDA : RK_BACKEND_CPU;
-  const std::string name = instance(backend);
+  const std::string name = instance(kernel, backend);
   lo.instance_name = name.c_str();
   lo.grid = o_.grid;
   rk_kernel* k = nullptr;
-  rk_status st = rk_launch(client_, "echo", &lo, &k);
+  rk_status st = rk_launch(client_, kernel.c_str(), &lo, &k);
   if (st == RK_OK) st = rk_activate(k);
   if (st != RK_OK) {
-    note("backend " + backend + ": launching echo failed: " + rk_status_string(st) + " (" + rk_last_error_message() +
-         "); its scenarios are skipped");
+    note("backend " + backend + ": launching " + kernel + " failed: " + rk_status_string(st) + " (" +
+         rk_last_error_message() + "); its scenarios are skipped");
     rk_kernel_release(k);
     return false;
   }
-  shared_[backend] = k;
+  shared_[name] = k;
   return true;
 }
 
 void Harness::terminate_shared() {
-  for (auto& [backend, k] : shared_) {
+  for (auto& [name, k] : shared_) {
     rk_terminate(k, -1);
     rk_kernel_release(k);
   }
@@ -266,7 +283,9 @@ void Harness::add(Record r) {
   r.device = device_of(r.backend);
   // The same-run baseline this figure is judged against.
   std::string vs;
-  if (r.impl == "ringkernel") {
+  if (r.impl == "ringkernel" && r.scenario == "consume") {
+    vs = consume_vs(r);
+  } else if (r.impl == "ringkernel") {
     const std::string base = r.backend == "cuda" ? "floor" : "cpu_ipc";
     const std::string scen = r.scenario == "latency_idle" ? "latency" : r.scenario;
     if (const Record* b = find(scen, base, r.payload, r.scenario == "latency_idle" ? 1 : r.clients)) {
@@ -292,6 +311,7 @@ void Harness::add(Record r) {
                   r.extra["idle_s"].get<double>(), fmt_ns(r.extra["wake_first_ns"].get<double>()).c_str());
     tail += b;
   }
+  if (r.extra.contains("grid")) tail += " grid " + std::to_string(r.extra["grid"].get<uint32_t>());
   if (r.extra.contains("idle_clients")) tail += " +" + std::to_string(r.extra["idle_clients"].get<int>()) + " idle";
   if (r.latency) {
     const Summary& s = *r.latency;
@@ -305,6 +325,31 @@ void Harness::add(Record r) {
                 fmt_rate(r.msgs_per_s).c_str(), fmt_rate(r.bytes_per_s).c_str(), vs.c_str(), tail.c_str());
   }
   records_.push_back(std::move(r));
+}
+
+// consume on CUDA is judged against the two raw ways a GPU takes 64 KiB
+// from host memory: DMA copies (h2d_copy) and a kernel of the same grid
+// loading mapped memory (mapped_read). The CPU backend has no such baseline.
+std::string Harness::consume_vs(Record& r) const {
+  if (r.backend != "cuda" || r.bytes_per_s <= 0) return {};
+  std::string vs;
+  char b[64];
+  if (const Record* h = find("consume", "h2d_copy", r.payload, 1); h && h->bytes_per_s > 0) {
+    const double x = r.bytes_per_s / h->bytes_per_s;
+    std::snprintf(b, sizeof b, "%.2fx h2d_copy rate", x);
+    r.extra["vs_baseline_rate"] = x;
+    r.extra["baseline"] = "h2d_copy";
+    vs = b;
+  }
+  for (const auto& m : records_)
+    if (m.scenario == "consume" && m.impl == "mapped_read" && m.bytes_per_s > 0 &&
+        m.extra.value("grid", 0u) == consume_grid()) {
+      const double x = r.bytes_per_s / m.bytes_per_s;
+      std::snprintf(b, sizeof b, "%s%.2fx mapped_read", vs.empty() ? "" : ", ", x);
+      r.extra["vs_mapped_read_rate"] = x;
+      vs += b;
+    }
+  return vs;
 }
 
 std::vector<std::string> Harness::client_args(const std::string& mode, uint32_t index, uint64_t payload) const {
@@ -347,13 +392,13 @@ Record latency_record(const char* scenario, const std::string& backend, const st
 }
 
 void Harness::rk_latency(const std::string& backend, uint64_t payload, const char* scenario, uint32_t idle) {
-  if (!shared_.count(backend)) return;
+  if (!shared_.count(instance("echo", backend))) return;
   // Idle clients: sessions with a channel bound to the same kernel, silent.
   std::vector<std::pair<rk_client*, rk_kernel*>> idlers;
   for (uint32_t i = 0; i < idle; ++i) {
     rk_client* c = nullptr;
     rk_kernel* k = nullptr;
-    if (rk_connect(socket_.c_str(), &c) != RK_OK || rk_attach(c, instance(backend).c_str(), &k) != RK_OK) {
+    if (rk_connect(socket_.c_str(), &c) != RK_OK || rk_attach(c, instance("echo", backend).c_str(), &k) != RK_OK) {
       note(std::string("idle client ") + std::to_string(i) + ": " + rk_last_error_message());
       rk_disconnect(c);
       break;
@@ -364,7 +409,7 @@ void Harness::rk_latency(const std::string& backend, uint64_t payload, const cha
   auto board = Board::create(1, rounds);
   if (!board) return note("cannot create the board");
   auto args = client_args("rk-latency", 0, payload);
-  args.push_back("instance=" + instance(backend));
+  args.push_back("instance=" + instance("echo", backend));
   args.push_back("rounds=" + std::to_string(rounds));
   args.push_back("warmup=" + std::to_string(warmup));
   std::vector<Child> kids;
@@ -436,7 +481,8 @@ void Harness::gpu_latency(const std::string& impl, uint64_t payload) {
 void Harness::stream(const std::string& scenario, const std::string& backend, const std::string& impl,
                      uint64_t payload, uint32_t n) {
   const bool rk = impl == "ringkernel";
-  if (rk && !shared_.count(backend)) return;
+  const std::string name = instance(kernel_of(scenario), backend);
+  if (rk && !shared_.count(name)) return;
   auto board = Board::create(n, 0);
   if (!board) return note("cannot create the board");
   const uint64_t window = stream_window(payload);
@@ -454,8 +500,8 @@ void Harness::stream(const std::string& scenario, const std::string& backend, co
     if (auto c = Child::spawn(exe_, {kClientFlag, "ipc-echo", qb}, fds)) server.push_back(std::move(*c));
   }
   for (uint32_t i = 0; i < n; ++i) {
-    auto args = client_args(rk ? "rk-stream" : "ipc-stream", i, payload);
-    args.push_back(rk ? "instance=" + instance(backend) : qb);
+    auto args = client_args(!rk ? "ipc-stream" : scenario == "consume" ? "rk-consume" : "rk-stream", i, payload);
+    args.push_back(rk ? "instance=" + name : qb);
     if (auto c = Child::spawn(exe_, args, fds)) kids.push_back(std::move(*c));
   }
   const int64_t give_up = now_ns() + 120'000'000'000;
@@ -489,12 +535,39 @@ void Harness::stream(const std::string& scenario, const std::string& backend, co
   r.extra["window"] = window;
   r.extra["duration_s"] = o_.duration;
   r.extra["jain"] = jain_index(rates);
+  if (scenario == "consume" && r.backend == "cuda") r.extra["grid"] = consume_grid();
   if (scenario == "fairness") {
     r.extra["per_client_msgs_per_s"] = rates;
     r.extra["min_client_msgs_per_s"] = *std::min_element(rates.begin(), rates.end());
     r.extra["max_client_msgs_per_s"] = *std::max_element(rates.begin(), rates.end());
   }
   add(std::move(r));
+}
+
+// The consume scenario's raw rates on this GPU, taken before any persistent
+// kernel is resident: 64 KiB DMA copies back to back on one stream, and a
+// kernel reading mapped pinned host memory with 16-byte loads, at the grid
+// reduce_sum runs with and at one block per SM.
+void Harness::consume_baselines() {
+  const uint64_t chunk = o_.consume_payload;
+  auto add_rate = [&](const std::string& impl, const GpuRate& g) {
+    if (!g.error.empty()) return note(impl + ": " + g.error);
+    Record r{"consume", "cuda", impl, chunk, 1};
+    r.bytes_per_s = g.seconds > 0 ? g.bytes / g.seconds : 0;
+    r.msgs_per_s = r.bytes_per_s / double(chunk);  // 64 KiB units, comparable to consume msg/s
+    r.extra["bytes_moved"] = g.bytes;
+    r.extra["seconds"] = g.seconds;
+    if (g.grid) {
+      r.extra["grid"] = g.grid;
+      r.extra["block"] = kConsumeBlock;
+      r.extra["buffer_bytes"] = o_.mapped_bytes;
+    }
+    add(std::move(r));
+  };
+  add_rate("h2d_copy", gpu_h2d_copy(chunk, o_.h2d_bytes));
+  std::vector<uint32_t> grids{consume_grid()};
+  if (gpu_.sms > 0 && uint32_t(gpu_.sms) != consume_grid()) grids.push_back(uint32_t(gpu_.sms));
+  for (uint32_t g : grids) add_rate("mapped_read", gpu_mapped_read(o_.mapped_bytes, g, kConsumeBlock));
 }
 
 void Harness::idle(const std::string& backend) {
@@ -592,12 +665,13 @@ int Harness::run() {
     if (gpu_.present)
       std::printf("gpu: %s (%s), driver %s\n", gpu_.name.c_str(), gpu_.detail.c_str(), gpu_driver_version().c_str());
     else
-      note("GPU baselines (floor, launch, graph) skipped: " + gpu_.detail);
+      note("GPU baselines (floor, launch, graph, h2d_copy, mapped_read) skipped: " + gpu_.detail);
   }
   std::printf("\n%-12s %-5s %-10s %6s %4s %9s %9s %9s %9s %9s %9s %9s  %s\n", "scenario", "back", "impl", "bytes", "cli",
               "p50", "p90", "p99", "p99.9", "max", "msg/s", "B/s", "vs same-run baseline");
   // Baselines first, before any RingKernel kernel is resident: a persistent
   // kernel polling host memory would otherwise share the GPU and PCIe with them.
+  if (wants("consume") && gpu_baselines_) consume_baselines();
   if (wants("latency"))
     for (uint64_t p : o_.payloads) {
       ipc_latency(p);
@@ -607,6 +681,7 @@ int Harness::run() {
         gpu_latency("graph", p);
       }
     }
+  const bool echo = wants("latency") || wants("throughput") || wants("fairness");
   for (const auto& b : o_.backends) {
     if (b == "cuda" && !info_.has_cuda) {
       note("backend cuda skipped: the daemon offers no CUDA backend");
@@ -616,7 +691,7 @@ int Harness::run() {
       note("unknown backend " + b + " skipped");
       continue;
     }
-    if (launch_shared(b)) backends_.push_back(b);
+    if (!echo || launch_shared("echo", b)) backends_.push_back(b);
   }
   if (wants("latency")) {
     for (uint64_t p : o_.payloads)
@@ -634,6 +709,14 @@ int Harness::run() {
     for (const auto& b : backends_) stream("fairness", b, "ringkernel", 64, o_.fairness_clients);
   }
   terminate_shared();
+  // One persistent kernel at a time: echo has exited, so reduce_sum has the
+  // GPU and PCIe to itself.
+  if (wants("consume"))
+    for (const auto& b : backends_) {
+      if (!launch_shared("reduce_sum", b)) continue;
+      for (uint32_t n : o_.clients) stream("consume", b, "ringkernel", o_.consume_payload, n);
+      terminate_shared();
+    }
   if (wants("idle"))
     for (const auto& b : backends_) idle(b);
   stop_daemon();
@@ -656,22 +739,24 @@ int main(int argc, char** argv) {
   signal(SIGTERM, on_signal);
   Options o;
   CLI::App app{"ringkernel-bench — end-to-end latency, throughput, fairness and idle cost of RingKernel, beside "
-               "same-run baselines (cpu_ipc; floor, launch, graph on a GPU)"};
-  std::string backends = "cpu,cuda", scenarios = "latency,throughput,fairness,idle";
+               "same-run baselines (cpu_ipc; floor, launch, graph, h2d_copy, mapped_read on a GPU)"};
+  std::string backends = "cpu,cuda", scenarios = "latency,throughput,fairness,consume,idle";
   std::optional<double> duration, idle_s;
   std::optional<uint64_t> rounds;
   app.add_option("--daemon", o.daemon, "ringkerneld to start (default: the one next to this program)");
   app.add_option("--socket", o.socket, "use the ringkerneld on this socket instead of starting one");
   app.add_option("--backend", backends, "backends to measure, comma-separated: cpu,cuda")->capture_default_str();
-  app.add_option("--scenarios", scenarios, "latency,throughput,fairness,idle (latency includes latency_idle)")
+  app.add_option("--scenarios", scenarios,
+                 "latency,throughput,fairness,consume,idle (latency includes latency_idle)")
       ->capture_default_str();
   app.add_option("--json", o.json_path, "write one JSON record per measurement to this file");
   app.add_option("--seed", o.seed, "payload bytes and wake-up pauses")->capture_default_str();
-  app.add_option("--duration", duration, "seconds per throughput / fairness measurement (default 3, quick 0.25)");
+  app.add_option("--duration", duration,
+                 "seconds per throughput / fairness / consume measurement (default 3, quick 0.25)");
   app.add_option("--rounds", rounds, "round trips per latency measurement (default 100000, quick 2000)");
   app.add_option("--idle-seconds", idle_s, "idle window of the idle scenario (default 10, quick 1)");
   app.add_option("--payloads", o.payloads, "latency payload sizes in bytes")->delimiter(',');
-  app.add_option("--clients", o.clients, "client processes of the throughput scenario")->delimiter(',');
+  app.add_option("--clients", o.clients, "client processes of the throughput and consume scenarios")->delimiter(',');
   app.add_option("--fairness-clients", o.fairness_clients, "clients sharing one kernel (default 64)");
   app.add_option("--grid", o.grid, "grid of the CUDA kernels (0: kernel default)");
   app.add_flag("--quick", o.quick, "smoke run in a few seconds (CI): small counts, fewer sizes");
@@ -695,6 +780,8 @@ int main(int argc, char** argv) {
     if (app.count("--fairness-clients") == 0) o.fairness_clients = 8;
     o.idle_clients = 8;
     o.stream_payloads = {64};
+    o.mapped_bytes = uint64_t{32} << 20;
+    o.h2d_bytes = uint64_t{128} << 20;
   }
   if (duration) o.duration = *duration;
   if (rounds) o.rounds = std::max<uint64_t>(1, *rounds);
