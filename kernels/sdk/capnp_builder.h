@@ -19,6 +19,13 @@
 // and the last store to any word is the value every lane agrees on. Lanes
 // then fill their own list elements, after a barrier (Context::sync) so that
 // no lane's zeroing lands on another's elements.
+//
+// Builders are small values that point at their MessageBuilder. A builder
+// that is not ok still points at it (its location is null, its sizes zero),
+// and each builder is constructed once per call, fields chosen, rather than
+// returned from several places: on the device, merging that pointer with
+// null or with itself from two returns makes nvcc keep the MessageBuilder,
+// and everything built from it, in local memory instead of registers.
 #pragma once
 #include <cstdint>
 
@@ -100,7 +107,7 @@ class StructBuilder {
   StructBuilder() = default;  // not ok
   RK_HOST_DEVICE StructBuilder(MessageBuilder* message, Word* data, uint16_t data_words, uint16_t pointers)
       : message_(message), data_(data), data_words_(data_words), pointers_(pointers) {}
-  RK_HOST_DEVICE bool ok() const { return message_ != nullptr; }
+  RK_HOST_DEVICE bool ok() const { return data_ != nullptr; }
   RK_HOST_DEVICE uint16_t data_words() const { return data_words_; }
   RK_HOST_DEVICE uint16_t pointer_count() const { return pointers_; }
   RK_HOST_DEVICE uint8_t* data() const { return reinterpret_cast<uint8_t*>(data_); }
@@ -148,11 +155,12 @@ class StructListBuilder {
   RK_HOST_DEVICE StructListBuilder(MessageBuilder* message, Word* first, uint32_t count, uint16_t data_words,
                                    uint16_t pointers)
       : message_(message), first_(first), count_(count), data_words_(data_words), pointers_(pointers) {}
-  RK_HOST_DEVICE bool ok() const { return message_ != nullptr; }
+  RK_HOST_DEVICE bool ok() const { return first_ != nullptr; }
   RK_HOST_DEVICE uint32_t size() const { return count_; }
   RK_HOST_DEVICE StructBuilder get(uint32_t i) const {
-    if (i >= count_) return StructBuilder();
-    return StructBuilder(message_, first_ + uint64_t(i) * (data_words_ + pointers_), data_words_, pointers_);
+    const bool in = i < count_;
+    return StructBuilder(message_, in ? first_ + uint64_t(i) * (data_words_ + pointers_) : nullptr,
+                         in ? data_words_ : 0, in ? pointers_ : 0);
   }
   RK_HOST_DEVICE StructBuilder operator[](uint32_t i) const { return get(i); }
 
@@ -169,11 +177,9 @@ class PointerListBuilder {
   PointerListBuilder() = default;  // not ok
   RK_HOST_DEVICE PointerListBuilder(MessageBuilder* message, Word* first, uint32_t count)
       : message_(message), first_(first), count_(count) {}
-  RK_HOST_DEVICE bool ok() const { return message_ != nullptr; }
+  RK_HOST_DEVICE bool ok() const { return first_ != nullptr; }
   RK_HOST_DEVICE uint32_t size() const { return count_; }
-  RK_HOST_DEVICE PointerBuilder get(uint32_t i) const {
-    return i < count_ ? PointerBuilder(message_, first_ + i) : PointerBuilder();
-  }
+  RK_HOST_DEVICE PointerBuilder get(uint32_t i) const { return PointerBuilder(message_, i < count_ ? first_ + i : nullptr); }
   RK_HOST_DEVICE PointerBuilder operator[](uint32_t i) const { return get(i); }
 
  private:
@@ -201,7 +207,7 @@ class MessageBuilder {
   MessageBuilder(const MessageBuilder&) = delete;
   MessageBuilder& operator=(const MessageBuilder&) = delete;
 
-  RK_HOST_DEVICE PointerBuilder root() { return words_ ? PointerBuilder(this, words_ + 1) : PointerBuilder(); }
+  RK_HOST_DEVICE PointerBuilder root() { return PointerBuilder(this, words_ ? words_ + 1 : nullptr); }
   RK_HOST_DEVICE StructBuilder init_root(uint16_t data_words, uint16_t pointers) {
     return root().init_struct(data_words, pointers);
   }
@@ -269,14 +275,11 @@ RK_HOST_DEVICE inline Word* PointerBuilder::allocate_and_point(uint64_t words, W
 }
 
 RK_HOST_DEVICE inline StructBuilder PointerBuilder::init_struct(uint16_t data_words, uint16_t pointers) {
-  if (!ok()) return StructBuilder();
-  if (data_words == 0 && pointers == 0) {
-    // An empty struct points just before itself: offset 0 would read as null.
-    *loc_ = struct_pointer(-1, 0, 0);
-    return StructBuilder(message_, loc_, 0, 0);
-  }
-  Word* at = allocate_and_point(uint64_t(data_words) + pointers, struct_pointer(0, data_words, pointers));
-  return at ? StructBuilder(message_, at, data_words, pointers) : StructBuilder();
+  const bool empty = data_words == 0 && pointers == 0;
+  // An empty struct points just before itself: offset 0 would read as null.
+  if (empty && ok()) *loc_ = struct_pointer(-1, 0, 0);
+  Word* at = empty ? loc_ : allocate_and_point(uint64_t(data_words) + pointers, struct_pointer(0, data_words, pointers));
+  return StructBuilder(message_, at, at ? data_words : 0, at ? pointers : 0);
 }
 
 RK_HOST_DEVICE inline Word* PointerBuilder::init_raw_list(ElementSize size, uint32_t count) {
@@ -308,21 +311,18 @@ RK_HOST_DEVICE inline ListBuilder<T> PointerBuilder::init_list(uint32_t count) {
 
 RK_HOST_DEVICE inline StructListBuilder PointerBuilder::init_struct_list(uint32_t count, uint16_t data_words,
                                                                         uint16_t pointers) {
-  if (!ok()) return StructListBuilder();
   const uint64_t words = uint64_t(count) * (uint64_t(data_words) + pointers);
-  if (words > kMaxListElements || count > kMaxListElements) {
-    message_->note_overflow();
-    return StructListBuilder();
-  }
-  Word* tag = allocate_and_point(words + 1, list_pointer(0, ElementSize::composite, uint32_t(words)));
-  if (tag == nullptr) return StructListBuilder();
-  *tag = composite_tag(count, data_words, pointers);
-  return StructListBuilder(message_, tag + 1, count, data_words, pointers);
+  const bool fits = words <= kMaxListElements && count <= kMaxListElements;
+  if (ok() && !fits) message_->note_overflow();
+  Word* tag = fits ? allocate_and_point(words + 1, list_pointer(0, ElementSize::composite, uint32_t(words))) : nullptr;
+  if (tag) *tag = composite_tag(count, data_words, pointers);
+  return StructListBuilder(message_, tag ? tag + 1 : nullptr, tag ? count : 0, tag ? data_words : 0,
+                           tag ? pointers : 0);
 }
 
 RK_HOST_DEVICE inline PointerListBuilder PointerBuilder::init_pointer_list(uint32_t count) {
   Word* at = init_raw_list(ElementSize::pointer, count);
-  return at ? PointerListBuilder(message_, at, count) : PointerListBuilder();
+  return PointerListBuilder(message_, at, at ? count : 0);
 }
 
 // ---- struct fields ----------------------------------------------------------
@@ -349,12 +349,9 @@ RK_HOST_DEVICE inline void StructBuilder::set_bool(uint32_t bit_offset, bool v) 
 }
 
 RK_HOST_DEVICE inline PointerBuilder StructBuilder::pointer(uint16_t i) {
-  if (!ok()) return PointerBuilder();
-  if (i >= pointers_) {
-    message_->misuse();
-    return PointerBuilder();
-  }
-  return PointerBuilder(message_, data_ + data_words_ + i);
+  const bool in = i < pointers_;  // never, when not ok
+  if (ok() && !in) message_->misuse();
+  return PointerBuilder(message_, in ? data_ + data_words_ + i : nullptr);
 }
 
 RK_HOST_DEVICE inline StructListBuilder StructBuilder::init_struct_list(uint16_t i, uint32_t count,

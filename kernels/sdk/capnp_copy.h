@@ -27,11 +27,13 @@ namespace detail {
 // struct, or per list element) of `per_row` pointers each, which start
 // `skip` words into a row; rows are `stride` words apart. Source and copy
 // share that layout.
+// No member initialisers: copy_pointer's stack of them would be zeroed on
+// every call; frames are written whole (CopyFrame{...}, CopyFrame()) before use.
 struct CopyFrame {
-  const Word* from = nullptr;
-  Word* to = nullptr;
-  uint32_t rows = 0, stride = 0, skip = 0, per_row = 0, next = 0;
-  int32_t nesting = 0;  // for the pointers themselves
+  const Word* from;
+  Word* to;
+  uint32_t rows, stride, skip, per_row, next;
+  int32_t nesting;  // for the pointers themselves
   RK_HOST_DEVICE uint64_t pointers() const { return uint64_t(rows) * per_row; }
 };
 

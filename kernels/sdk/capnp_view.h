@@ -39,19 +39,29 @@ RK_HOST_DEVICE constexpr ReadLimits limits_for(uint32_t bytes) {
   return ReadLimits{(int64_t(bytes / 8) + 1) * 4, kMaxNesting};
 }
 
-// The message's one segment and what reading it may still cost.
-struct Segment {
+// The message's one segment as every view carries it: by value, so that on
+// the device a view's fields stay in registers (a view holding a pointer to
+// shared reader state would pin that state, and every view of it, to local
+// memory). Only the traversal budget is shared: every view of a message
+// spends the one its reader (MessageReader, MessageView) holds, so a hostile
+// message costs bounded work however a handler walks it.
+struct SegmentRef {
   const Word* begin = nullptr;
   uint32_t words = 0;
-  mutable int64_t budget = 0;  // spent by const views; -1 once exhausted
+  int64_t* budget = nullptr;  // the reader's; -1 once exhausted
 
   RK_HOST_DEVICE bool charge(uint64_t w) const {
-    if (budget < 0 || w > uint64_t(budget)) {
-      budget = -1;  // sticky: a message that blew its budget stays refused
+    if (*budget < 0 || w > uint64_t(*budget)) {
+      *budget = -1;  // sticky: a message that blew its budget stays refused
       return false;
     }
-    budget -= int64_t(w);
+    *budget -= int64_t(w);
     return true;
+  }
+  // This segment if `ok`, else what a view that is not ok carries: no words
+  // and the same budget (see "resolution into views" below for why).
+  RK_HOST_DEVICE SegmentRef refused_unless(bool ok) const {
+    return SegmentRef{ok ? begin : nullptr, ok ? words : 0, budget};
   }
 };
 
@@ -70,7 +80,7 @@ struct Target {
 // Resolves the pointer at `loc` (inside `seg`, or nullptr for "past the end
 // of a pointer section", which reads as null). `nesting` is the depth still
 // allowed; resolution needs at least one level.
-RK_HOST_DEVICE inline Target resolve(const Segment& seg, const Word* loc, int32_t nesting) {
+RK_HOST_DEVICE inline Target resolve(const SegmentRef& seg, const Word* loc, int32_t nesting) {
   Target t;
   if (loc == nullptr || *loc == 0) {
     t.kind = Target::null;
@@ -174,10 +184,10 @@ class PointerListView;
 class PointerView {
  public:
   PointerView() = default;  // not ok
-  RK_HOST_DEVICE PointerView(const Segment* seg, const Word* loc, int32_t nesting)
+  RK_HOST_DEVICE PointerView(const SegmentRef& seg, const Word* loc, int32_t nesting)
       : seg_(seg), loc_(loc), nesting_(nesting) {}
 
-  RK_HOST_DEVICE bool ok() const { return seg_ != nullptr; }
+  RK_HOST_DEVICE bool ok() const { return seg_.begin != nullptr; }
   RK_HOST_DEVICE bool is_null() const { return loc_ == nullptr || *loc_ == 0; }
   RK_HOST_DEVICE bool is_struct() const { return !is_null() && pointer_kind(*loc_) == PointerKind::struct_; }
   RK_HOST_DEVICE bool is_list() const { return !is_null() && pointer_kind(*loc_) == PointerKind::list; }
@@ -193,14 +203,14 @@ class PointerView {
 
   // Low level, for copying: the checked target. Charges the budget.
   RK_HOST_DEVICE detail::Target target() const {
-    return seg_ ? detail::resolve(*seg_, loc_, nesting_) : detail::Target{};
+    return ok() ? detail::resolve(seg_, loc_, nesting_) : detail::Target{};
   }
-  RK_HOST_DEVICE const Segment* segment() const { return seg_; }
+  RK_HOST_DEVICE const SegmentRef& segment() const { return seg_; }
   RK_HOST_DEVICE const Word* location() const { return loc_; }
   RK_HOST_DEVICE int32_t nesting() const { return nesting_; }
 
  private:
-  const Segment* seg_ = nullptr;
+  SegmentRef seg_;
   const Word* loc_ = nullptr;  // nullptr: past a pointer section, reads as null
   int32_t nesting_ = 0;
 };
@@ -209,12 +219,12 @@ class PointerView {
 class StructView {
  public:
   StructView() = default;  // not ok
-  RK_HOST_DEVICE StructView(const Segment* seg, const uint8_t* data, uint32_t data_bytes, const Word* pointers,
+  RK_HOST_DEVICE StructView(const SegmentRef& seg, const uint8_t* data, uint32_t data_bytes, const Word* pointers,
                             uint16_t pointer_count, int32_t nesting)
       : seg_(seg), data_(data), pointers_(pointers), data_bytes_(data_bytes), pointer_count_(pointer_count),
         nesting_(nesting) {}
 
-  RK_HOST_DEVICE bool ok() const { return seg_ != nullptr; }
+  RK_HOST_DEVICE bool ok() const { return seg_.begin != nullptr; }
   RK_HOST_DEVICE uint32_t data_bytes() const { return data_bytes_; }
   RK_HOST_DEVICE uint16_t pointer_count() const { return pointer_count_; }
   RK_HOST_DEVICE const uint8_t* data() const { return data_; }
@@ -231,9 +241,9 @@ class StructView {
     return byte < data_bytes_ && ((data_[byte] >> (bit_offset % 8)) & 1u);
   }
 
-  // Pointer `i`; past the pointer section it reads as null.
+  // Pointer `i`; past the pointer section it reads as null. (A view that is
+  // not ok has no pointers, and passes on its refused segment.)
   RK_HOST_DEVICE PointerView pointer(uint16_t i) const {
-    if (!ok()) return PointerView();
     return PointerView(seg_, i < pointer_count_ ? pointers_ + i : nullptr, nesting_);
   }
   RK_HOST_DEVICE bool has(uint16_t i) const { return !pointer(i).is_null(); }
@@ -247,7 +257,7 @@ class StructView {
   RK_HOST_DEVICE PointerListView get_pointer_list(uint16_t i) const;
 
  private:
-  const Segment* seg_ = nullptr;
+  SegmentRef seg_;
   const uint8_t* data_ = nullptr;
   const Word* pointers_ = nullptr;
   uint32_t data_bytes_ = 0;
@@ -259,23 +269,23 @@ class StructView {
 class StructListView {
  public:
   StructListView() = default;
-  RK_HOST_DEVICE StructListView(const Segment* seg, const uint8_t* base, uint32_t count, uint32_t stride,
+  RK_HOST_DEVICE StructListView(const SegmentRef& seg, const uint8_t* base, uint32_t count, uint32_t stride,
                                 uint32_t data_bytes, uint16_t pointers, int32_t nesting)
       : seg_(seg), base_(base), count_(count), stride_(stride), data_bytes_(data_bytes), pointers_(pointers),
         nesting_(nesting) {}
-  RK_HOST_DEVICE bool ok() const { return seg_ != nullptr; }
+  RK_HOST_DEVICE bool ok() const { return seg_.begin != nullptr; }
   RK_HOST_DEVICE uint32_t size() const { return count_; }
   // Element i; out of range it is not ok.
   RK_HOST_DEVICE StructView get(uint32_t i) const {
-    if (i >= count_) return StructView();
-    const uint8_t* data = base_ + uint64_t(i) * stride_;
-    const Word* ptrs = pointers_ ? reinterpret_cast<const Word*>(data + data_bytes_) : nullptr;
-    return StructView(seg_, data, data_bytes_, ptrs, pointers_, nesting_);
+    const bool in = i < count_;
+    const uint8_t* data = in ? base_ + uint64_t(i) * stride_ : nullptr;
+    const Word* ptrs = in && pointers_ ? reinterpret_cast<const Word*>(data + data_bytes_) : nullptr;
+    return StructView(seg_.refused_unless(in), data, in ? data_bytes_ : 0, ptrs, in ? pointers_ : 0, in ? nesting_ : 0);
   }
   RK_HOST_DEVICE StructView operator[](uint32_t i) const { return get(i); }
 
  private:
-  const Segment* seg_ = nullptr;
+  SegmentRef seg_;
   const uint8_t* base_ = nullptr;
   uint32_t count_ = 0, stride_ = 0, data_bytes_ = 0;
   uint16_t pointers_ = 0;
@@ -286,33 +296,40 @@ class StructListView {
 class PointerListView {
  public:
   PointerListView() = default;
-  RK_HOST_DEVICE PointerListView(const Segment* seg, const Word* first, uint32_t count, uint32_t stride_words,
+  RK_HOST_DEVICE PointerListView(const SegmentRef& seg, const Word* first, uint32_t count, uint32_t stride_words,
                                  int32_t nesting)
       : seg_(seg), first_(first), count_(count), stride_(stride_words), nesting_(nesting) {}
-  RK_HOST_DEVICE bool ok() const { return seg_ != nullptr; }
+  RK_HOST_DEVICE bool ok() const { return seg_.begin != nullptr; }
   RK_HOST_DEVICE uint32_t size() const { return count_; }
   // Element i; out of range it is not ok.
   RK_HOST_DEVICE PointerView get(uint32_t i) const {
-    if (i >= count_) return PointerView();
-    return PointerView(seg_, first_ + uint64_t(i) * stride_, nesting_);
+    const bool in = i < count_;
+    return PointerView(seg_.refused_unless(in), in ? first_ + uint64_t(i) * stride_ : nullptr, in ? nesting_ : 0);
   }
   RK_HOST_DEVICE PointerView operator[](uint32_t i) const { return get(i); }
 
  private:
-  const Segment* seg_ = nullptr;
+  SegmentRef seg_;
   const Word* first_ = nullptr;
   uint32_t count_ = 0, stride_ = 0;
   int32_t nesting_ = 0;
 };
 
 // ---- resolution into views -------------------------------------------------
+//
+// Each view below is constructed once, its fields chosen, rather than
+// returned early from several places. On the device, two returns of a view
+// merge the budget pointer it carries, and nvcc then gives up keeping the
+// reader in registers: every field access becomes a local-memory round trip.
+// A view that is not ok has no words and zero sizes, so it reads as empty.
 
 RK_HOST_DEVICE inline StructView PointerView::as_struct() const {
   const detail::Target t = target();
-  if (t.kind == detail::Target::null) return StructView(seg_, nullptr, 0, nullptr, 0, nesting_ - 1);
-  if (t.kind != detail::Target::struct_) return StructView();
-  return StructView(seg_, reinterpret_cast<const uint8_t*>(t.at), uint32_t(t.data_words) * 8, t.at + t.data_words,
-                    t.pointers, nesting_ - 1);
+  const bool found = t.kind == detail::Target::struct_;
+  const bool ok = found || t.kind == detail::Target::null;  // null: the empty struct
+  return StructView(seg_.refused_unless(ok), found ? reinterpret_cast<const uint8_t*>(t.at) : nullptr,
+                    found ? uint32_t(t.data_words) * 8 : 0, found ? t.at + t.data_words : nullptr,
+                    found ? t.pointers : 0, ok ? nesting_ - 1 : 0);
 }
 
 RK_HOST_DEVICE inline DataView PointerView::as_data() const {
@@ -341,27 +358,37 @@ RK_HOST_DEVICE inline ListView<T> PointerView::as_list() const {
 
 RK_HOST_DEVICE inline StructListView PointerView::as_struct_list() const {
   const detail::Target t = target();
-  if (t.kind == detail::Target::null) return StructListView(seg_, nullptr, 0, 0, 0, 0, nesting_ - 1);
-  if (t.kind != detail::Target::list || t.size == ElementSize::bit) return StructListView();
-  const auto base = reinterpret_cast<const uint8_t*>(t.at);
-  if (t.size == ElementSize::composite) {
-    return StructListView(seg_, base, t.count, (uint32_t(t.data_words) + t.pointers) * 8,
-                          uint32_t(t.data_words) * 8, t.pointers, nesting_ - 1);
+  const bool found = t.kind == detail::Target::list && t.size != ElementSize::bit;
+  const bool ok = found || t.kind == detail::Target::null;  // null: the empty list
+  // Elements as structs; a primitive or pointer list reads as structs of
+  // one field.
+  uint32_t stride = 0, data_bytes = 0;
+  uint16_t pointers = 0;
+  if (!found) {
+  } else if (t.size == ElementSize::composite) {
+    stride = (uint32_t(t.data_words) + t.pointers) * 8;
+    data_bytes = uint32_t(t.data_words) * 8;
+    pointers = t.pointers;
+  } else if (t.size == ElementSize::pointer) {
+    stride = 8;
+    pointers = 1;
+  } else {
+    stride = data_bytes = element_data_bits(t.size) / 8;
   }
-  // A primitive or pointer list read as structs of one field.
-  if (t.size == ElementSize::pointer) return StructListView(seg_, base, t.count, 8, 0, 1, nesting_ - 1);
-  const uint32_t bytes = element_data_bits(t.size) / 8;
-  return StructListView(seg_, base, t.count, bytes, bytes, 0, nesting_ - 1);
+  return StructListView(seg_.refused_unless(ok), found ? reinterpret_cast<const uint8_t*>(t.at) : nullptr,
+                        found ? t.count : 0, stride, data_bytes, pointers, ok ? nesting_ - 1 : 0);
 }
 
 RK_HOST_DEVICE inline PointerListView PointerView::as_pointer_list() const {
   const detail::Target t = target();
-  if (t.kind == detail::Target::null) return PointerListView(seg_, nullptr, 0, 1, nesting_ - 1);
-  if (t.kind != detail::Target::list) return PointerListView();
-  if (t.size == ElementSize::pointer) return PointerListView(seg_, t.at, t.count, 1, nesting_ - 1);
+  const bool is_list = t.kind == detail::Target::list;
+  const bool pointers = is_list && t.size == ElementSize::pointer;
   // A struct list standing in for a pointer list: each element's first pointer.
-  if (t.size != ElementSize::composite || t.pointers == 0) return PointerListView();
-  return PointerListView(seg_, t.at + t.data_words, t.count, uint32_t(t.data_words) + t.pointers, nesting_ - 1);
+  const bool structs = is_list && t.size == ElementSize::composite && t.pointers != 0;
+  const bool found = pointers || structs;
+  const bool ok = found || t.kind == detail::Target::null;  // null: the empty list
+  return PointerListView(seg_.refused_unless(ok), found ? t.at + t.data_words : nullptr, found ? t.count : 0,
+                         structs ? uint32_t(t.data_words) + t.pointers : ok ? 1 : 0, ok ? nesting_ - 1 : 0);
 }
 
 RK_HOST_DEVICE inline StructView StructView::get_struct(uint16_t i) const { return pointer(i).as_struct(); }
@@ -390,9 +417,9 @@ class MessageReader {
     const uint32_t segments_minus_one = uint32_t(framing);
     const uint32_t segment_words = uint32_t(framing >> 32);
     if (segments_minus_one != 0 || 8 + uint64_t(segment_words) * 8 != len) return false;
-    out->segment_.begin = words + 1;
-    out->segment_.words = segment_words;
-    out->segment_.budget = limits.traversal_words;
+    out->begin_ = words + 1;
+    out->words_ = segment_words;
+    out->budget_ = limits.traversal_words;
     out->nesting_ = limits.nesting;
     return true;
   }
@@ -400,17 +427,19 @@ class MessageReader {
     return open(bytes, len, limits_for(len), out);
   }
 
-  RK_HOST_DEVICE bool ok() const { return segment_.begin != nullptr; }
-  RK_HOST_DEVICE PointerView root_pointer() const {
-    return ok() ? PointerView(&segment_, segment_.begin, nesting_) : PointerView();
-  }
+  RK_HOST_DEVICE bool ok() const { return begin_ != nullptr; }
+  // Not ok when the reader is not (its segment then has no words).
+  RK_HOST_DEVICE PointerView root_pointer() const { return PointerView(segment(), begin_, nesting_); }
   RK_HOST_DEVICE StructView root() const { return root_pointer().as_struct(); }
-  RK_HOST_DEVICE const Segment& segment() const { return segment_; }
+  // The segment as views carry it, spending this reader's budget.
+  RK_HOST_DEVICE SegmentRef segment() const { return SegmentRef{begin_, words_, &budget_}; }
   // Traversal words still allowed (-1 once exhausted).
-  RK_HOST_DEVICE int64_t budget_left() const { return segment_.budget; }
+  RK_HOST_DEVICE int64_t budget_left() const { return budget_; }
 
  private:
-  Segment segment_;
+  mutable int64_t budget_ = 0;  // spent by const views
+  const Word* begin_ = nullptr;
+  uint32_t words_ = 0;
   int32_t nesting_ = 0;
 };
 

@@ -76,7 +76,8 @@ class MessageView {
 
   // The payload slot, whatever it holds.
   RK_HOST_DEVICE proto::PointerView payload() const {
-    return message_.ok() ? proto::PointerView(&message_.segment(), payload_, payload_nesting_) : proto::PointerView();
+    // Not ok when parsing failed: the reader's segment then has no words.
+    return proto::PointerView(message_.segment(), payload_, payload_nesting_);
   }
   // The payload as Data: not ok() if it is a struct or another list, or
   // breaks a bound. A null payload is empty Data, as in capnp.
@@ -108,7 +109,8 @@ class Reply {
   // `record` 8-byte aligned, `capacity` bytes; `zeroed`: see MessageBuilder.
   RK_HOST_DEVICE Reply(void* record, uint32_t capacity, bool zeroed = false)
       : message_(record, capacity, zeroed),
-        envelope_(message_.init_root(envelope_layout::kDataWords, envelope_layout::kPointers)) {}
+        envelope_(reinterpret_cast<proto::Word*>(
+            message_.init_root(envelope_layout::kDataWords, envelope_layout::kPointers).data())) {}
   RK_HOST_DEVICE Reply(void* record, uint32_t capacity, const MessageView& request, bool zeroed = false)
       : Reply(record, capacity, zeroed) {
     set_kernel(request.kernel());
@@ -118,23 +120,23 @@ class Reply {
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
 
-  RK_HOST_DEVICE void set_kernel(uint32_t v) { envelope_.set<uint32_t>(envelope_layout::kKernel, v); }
-  RK_HOST_DEVICE void set_type(uint32_t v) { envelope_.set<uint32_t>(envelope_layout::kType, v); }
-  RK_HOST_DEVICE void set_correlation(uint64_t v) { envelope_.set<uint64_t>(envelope_layout::kCorrelation, v); }
+  RK_HOST_DEVICE void set_kernel(uint32_t v) { envelope().set<uint32_t>(envelope_layout::kKernel, v); }
+  RK_HOST_DEVICE void set_type(uint32_t v) { envelope().set<uint32_t>(envelope_layout::kType, v); }
+  RK_HOST_DEVICE void set_correlation(uint64_t v) { envelope().set<uint64_t>(envelope_layout::kCorrelation, v); }
   RK_HOST_DEVICE void set_hlc(uint64_t physical, uint32_t logical) {
-    envelope_.set<uint64_t>(envelope_layout::kHlcPhysical, physical);
-    envelope_.set<uint32_t>(envelope_layout::kHlcLogical, logical);
+    envelope().set<uint64_t>(envelope_layout::kHlcPhysical, physical);
+    envelope().set<uint32_t>(envelope_layout::kHlcLogical, logical);
   }
-  RK_HOST_DEVICE void set_status(uint16_t v) { envelope_.set<uint16_t>(envelope_layout::kStatus, v); }
-  RK_HOST_DEVICE void set_flags(uint16_t v) { envelope_.set<uint16_t>(envelope_layout::kFlags, v); }
+  RK_HOST_DEVICE void set_status(uint16_t v) { envelope().set<uint16_t>(envelope_layout::kStatus, v); }
+  RK_HOST_DEVICE void set_flags(uint16_t v) { envelope().set<uint16_t>(envelope_layout::kFlags, v); }
 
-  RK_HOST_DEVICE uint32_t kernel() const { return envelope_.get<uint32_t>(envelope_layout::kKernel); }
-  RK_HOST_DEVICE uint32_t type() const { return envelope_.get<uint32_t>(envelope_layout::kType); }
-  RK_HOST_DEVICE uint64_t correlation() const { return envelope_.get<uint64_t>(envelope_layout::kCorrelation); }
-  RK_HOST_DEVICE uint16_t status() const { return envelope_.get<uint16_t>(envelope_layout::kStatus); }
+  RK_HOST_DEVICE uint32_t kernel() const { return envelope().get<uint32_t>(envelope_layout::kKernel); }
+  RK_HOST_DEVICE uint32_t type() const { return envelope().get<uint32_t>(envelope_layout::kType); }
+  RK_HOST_DEVICE uint64_t correlation() const { return envelope().get<uint64_t>(envelope_layout::kCorrelation); }
+  RK_HOST_DEVICE uint16_t status() const { return envelope().get<uint16_t>(envelope_layout::kStatus); }
 
   // The payload slot, for any shape of payload.
-  RK_HOST_DEVICE proto::PointerBuilder payload() { return envelope_.pointer(envelope_layout::kPayload); }
+  RK_HOST_DEVICE proto::PointerBuilder payload() { return envelope().pointer(envelope_layout::kPayload); }
   // A Data payload of `size` bytes to fill; nullptr if it does not fit.
   RK_HOST_DEVICE uint8_t* init_data(uint32_t size) { return payload().init_data(size); }
   RK_HOST_DEVICE bool set_data(const void* bytes, uint32_t size) { return payload().set_data(bytes, size); }
@@ -159,7 +161,7 @@ class Reply {
   // stay. With several lanes building one reply, call it before the lanes
   // write their own parts, or after ctx.sync().
   RK_HOST_DEVICE void fail(uint16_t code) {
-    if (!envelope_.ok()) return;
+    if (envelope_ == nullptr) return;
     message_.rewind(kHeaderWords);
     payload().set_null();
     set_status(code);
@@ -175,8 +177,17 @@ class Reply {
   // Framing, root pointer, the Envelope: what fail() keeps.
   static constexpr uint32_t kHeaderWords = envelope_layout::kHeaderBytes / 8;
 
+  // The Envelope's builder, made when needed rather than kept: one kept in
+  // here would point into this object, and nvcc would then keep the whole
+  // Reply in local memory. (const: the getters only read through it.)
+  RK_HOST_DEVICE proto::StructBuilder envelope() const {
+    const bool ok = envelope_ != nullptr;
+    return proto::StructBuilder(const_cast<proto::MessageBuilder*>(&message_), envelope_,
+                                ok ? envelope_layout::kDataWords : 0, ok ? envelope_layout::kPointers : 0);
+  }
+
   proto::MessageBuilder message_;
-  proto::StructBuilder envelope_;
+  proto::Word* envelope_;  // its data section; nullptr if the capacity cannot hold one
 };
 
 }  // namespace rk
