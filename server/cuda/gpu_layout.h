@@ -10,6 +10,9 @@
 namespace rk::server::gpu {
 
 inline constexpr uint32_t kMaxBlocks = 128;
+// Threads per block of a persistent kernel: the kernel is compiled for
+// this bound (it caps its registers at 128, so two blocks of 256 fit an SM).
+inline constexpr uint32_t kMaxBlockThreads = 512;
 inline constexpr uint32_t kMaxChannels = 256;
 // A reply may be at most this much larger than its request unless the
 // kernel declares otherwise: the GPU reserves reply space before it runs

@@ -109,9 +109,10 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   // Whole warps: a message is served by a warp (or by the whole block).
   g->block_ = m.block ? m.block : 256;
   g->grid_ = m.grid ? m.grid : 1;
-  if (g->block_ > 1024 || g->block_ % 32 != 0 || g->grid_ > kMaxBlocks) {
+  if (g->block_ > kMaxBlockThreads || g->block_ % 32 != 0 || g->grid_ > kMaxBlocks) {
     status = Errc::invalid_argument;
-    why = "grid must be <= " + std::to_string(kMaxBlocks) + " and block a multiple of 32 up to 1024";
+    why = "grid must be <= " + std::to_string(kMaxBlocks) + " and block a multiple of 32 up to " +
+          std::to_string(kMaxBlockThreads);
     return nullptr;
   }
   int device = 0, sms = 0, per_sm = 0;

@@ -107,7 +107,7 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
 
 }  // namespace
 
-__global__ void persistent_kernel(KernelArgs a) {
+__global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelArgs a) {
   extern __shared__ double reduce_scratch[];
   __shared__ Batch batch;
   __shared__ BlockState b;
@@ -270,7 +270,7 @@ size_t persistent_kernel_smem(uint32_t block) {
 
 cudaError_t configure_persistent_kernel(int carveout_percent) {
   cudaError_t e = cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(persistent_kernel_smem(1024)));
+                                       int(persistent_kernel_smem(kMaxBlockThreads)));
   if (e != cudaSuccess || carveout_percent < 0) return e;
   return cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributePreferredSharedMemoryCarveout, carveout_percent);
 }
