@@ -30,6 +30,11 @@ constexpr KernelDef kBuiltins[] = {
     {"reduce_sum", &builtin::reduce_sum, 0, 1, 256, true},
 };
 static_assert(std::size(kBuiltins) == size_t(Builtin::count));
+static_assert([] {
+  for (size_t i = 0; i < std::size(kBuiltins); ++i)
+    if (kBuiltins[i].block_per_message != builtin::block_per_message(Builtin(i))) return false;
+  return true;
+}(), "kBuiltins and builtin::block_per_message disagree");
 
 }  // namespace
 

@@ -13,6 +13,13 @@ namespace rk::builtin {
 
 enum class Builtin : uint32_t { echo = 0, counter, saxpy, reduce_sum, count };
 
+// Whether built-in `which` gives the whole block to each message (the
+// registry's KernelDef::block_per_message, which must agree: registry.cpp
+// checks). The CUDA backend compiles one persistent kernel per built-in.
+RK_HOST_DEVICE constexpr bool block_per_message(Builtin which) {
+  return which == Builtin::saxpy || which == Builtin::reduce_sum;
+}
+
 // Runs built-in `which`; false (and nothing done) for an unknown one.
 RK_HOST_DEVICE inline bool run_builtin(Builtin which, Context& ctx, MessageView in, Reply& out) {
   switch (which) {

@@ -307,7 +307,6 @@ Result<std::unique_ptr<Executor>> CudaBackend::launch(const LaunchSpec& spec, st
   m.grid = spec.grid ? spec.grid : spec.def->default_grid;
   m.block = spec.block ? spec.block : spec.def->default_block;
   m.state_bytes = spec.def->state_bytes;
-  m.block_per_message = spec.def->block_per_message;
   Errc e = link_->call(m, control->fd(), spec.bell_fd, why, 60000);
   if (e != Errc::ok) return e;
   return std::unique_ptr<Executor>(std::make_unique<CudaExecutor>(link_, spec.instance_id, std::move(*control),

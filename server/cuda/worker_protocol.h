@@ -28,7 +28,6 @@ struct WorkerMessage {
   uint32_t builtin;         // launch: rk::builtin::Builtin, or kTrapKernel
   uint32_t grid, block;
   uint32_t state_bytes;
-  uint32_t block_per_message;
   uint64_t session;         // bind / unbind: channel key = session << 32 | slot
   uint32_t slot;
   uint32_t max_record;

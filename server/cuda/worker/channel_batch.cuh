@@ -220,7 +220,8 @@ struct Stages {
 // Every thread of the team calls it; the result is the same in all of
 // them: true when requests were consumed. A WarpTeam serves only
 // warp-per-message kernels, and only spans that fit the shared stage.
-template <class Team, class Handler>
+// kBlockPerMessage: the kernel gives the whole block to each message.
+template <bool kBlockPerMessage, class Team, class Handler>
 __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCursor& home, uint64_t avail, Batch& batch,
                               const Stages& stages, Handler& handler, double* reduce_scratch,
                               BlockTelemetry& tel, BlockStats* st) {
@@ -285,7 +286,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     return false;  // held back: no reply room (or broken)
   }
   const uint64_t t2 = tid == 0 ? globaltimer() : 0;
-  if (!a.block_per_message) {
+  if constexpr (!kBlockPerMessage) {
     // One warp per message: the lanes share its copies (coalesced) and read
     // its headers together (one broadcast load each), and the block's
     // warps take messages in turn.

@@ -118,7 +118,9 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   int device = 0, sms = 0, per_sm = 0;
   die_on(cudaGetDevice(&device), "cudaGetDevice");
   die_on(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
-  die_on(persistent_kernel_blocks_per_sm(g->block_, &per_sm), "occupancy");
+  // The debug kernels are tiny: echo's occupancy bounds theirs.
+  const bool debug_kernel = m.builtin == kTrapKernel || m.builtin == kHangKernel;
+  die_on(persistent_kernel_blocks_per_sm(debug_kernel ? 0 : m.builtin, g->block_, &per_sm), "occupancy");
   const double capacity = double(per_sm) * sms;
   g->share_ = capacity > 0 ? g->grid_ / capacity : 2.0;
   trace("launch: occupancy known", uint64_t(per_sm));
@@ -169,7 +171,6 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   }
   a.instance = m.instance;
   a.builtin = m.builtin;
-  a.block_per_message = m.block_per_message;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
@@ -177,7 +178,7 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
   trace("launch: kernel", m.instance);
   // The debug kernels read no channel table.
-  g->trap_ = m.builtin == kTrapKernel || m.builtin == kHangKernel;
+  g->trap_ = debug_kernel;
   if (m.builtin == kTrapKernel) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
   else if (m.builtin == kHangKernel) die_on(launch_hang_kernel(&a.control->cb, g->stream_), "launch hang kernel");
   else die_on(launch_persistent_kernel(a, g->grid_, g->block_, g->stream_), "launch");

@@ -19,7 +19,6 @@ struct KernelArgs {
   uint32_t state_bytes;
   uint32_t instance;
   uint32_t builtin;           // rk::builtin::Builtin
-  uint32_t block_per_message; // all lanes on one message (saxpy, reduce_sum)
 };
 
 }  // namespace rk::server::gpu

@@ -107,7 +107,13 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
 
 }  // namespace
 
+// One kernel per built-in: the handler is a compile-time choice, so each
+// kernel holds one handler's code on one serving path, a fraction of the
+// instructions a kernel switching at run time would hold. What runs per
+// message must stay in the SM's instruction caches.
+template <rk::builtin::Builtin kWhich>
 __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelArgs a) {
+  constexpr bool kBlockPerMessage = rk::builtin::block_per_message(kWhich);
   extern __shared__ double reduce_scratch[];
   __shared__ Batch batch;
   __shared__ BlockState b;
@@ -123,8 +129,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
   stages.out_bytes = a.stage_out;
   stages.smem_in = reinterpret_cast<uint8_t*>(reduce_scratch + blockDim.x);
   stages.smem_out = stages.smem_in + kSmemStageIn;
-  const auto which = static_cast<rk::builtin::Builtin>(a.builtin);
-  auto handler = [which](Context& c, MessageView in, Reply& out) { rk::builtin::run_builtin(which, c, in, out); };
+  auto handler = [](Context& c, MessageView in, Reply& out) { rk::builtin::run_builtin(kWhich, c, in, out); };
 
   if (tid == 0) {
     b.mine_count = 0;
@@ -152,7 +157,9 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
   // The scout (this block's warp 0) serves small spans of this block's
   // channels itself: true when nothing of `tail` is left for the block.
   auto serve_inline = [&](uint32_t slot, uint64_t tail, uint16_t key16) -> bool {
-    if (a.block_per_message) return false;
+    if constexpr (kBlockPerMessage) {
+      return false;
+    } else {
     DeviceCursor& cur = a.cursors[slot];
     // A cursor not yet refreshed for this channel, or a stalled channel:
     // the block's loop deals with it.
@@ -160,9 +167,11 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
     const uint64_t avail = (tail - cur.read) & kPendingTailMask;
     if (avail == 0) return true;
     if (avail > kInlineSpanBytes) return false;
-    if (!serve_channel(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st)) return false;
+    if (!serve_channel<false>(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st))
+      return false;
     if (lane == 0) ++scout.stats.inline_spans;
     return ((tail - cur.read) & kPendingTailMask) == 0;
+    }
   };
   // Telemetry reaches the control page at the first quiet moment after a
   // span (or every kMirrorEvery spans), never between a request and its reply.
@@ -209,7 +218,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
         if (b.avail[k] == 0) continue;  // same answer in every thread
         DeviceCursor& cur = a.cursors[b.mine[k]];
         const bool progress =
-            serve_channel(BlockTeam{}, a, cur, b.avail[k], batch, stages, handler, reduce_scratch, tel, st);
+            serve_channel<kBlockPerMessage>(BlockTeam{}, a, cur, b.avail[k], batch, stages, handler, reduce_scratch, tel, st);
         if (!progress && tid == 0) {
           cur.stalled = cur.read + 1;
           store_relaxed(&st->backpressure, tel.backpressure);
@@ -264,24 +273,48 @@ cudaError_t launch_hang_kernel(const ControlBlock* cb, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
+namespace {
+
+using PersistentKernel = void (*)(KernelArgs);
+constexpr PersistentKernel kPersistentKernels[] = {
+    persistent_kernel<rk::builtin::Builtin::echo>,
+    persistent_kernel<rk::builtin::Builtin::counter>,
+    persistent_kernel<rk::builtin::Builtin::saxpy>,
+    persistent_kernel<rk::builtin::Builtin::reduce_sum>,
+};
+static_assert(std::size(kPersistentKernels) == size_t(rk::builtin::Builtin::count));
+
+PersistentKernel kernel_for(uint32_t builtin) {
+  return builtin < std::size(kPersistentKernels) ? kPersistentKernels[builtin] : nullptr;
+}
+
+}  // namespace
+
 size_t persistent_kernel_smem(uint32_t block) {
   return size_t(block) * sizeof(double) + kSmemStageIn + kSmemStageOut;
 }
 
 cudaError_t configure_persistent_kernel(int carveout_percent) {
-  cudaError_t e = cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(persistent_kernel_smem(kMaxBlockThreads)));
-  if (e != cudaSuccess || carveout_percent < 0) return e;
-  return cudaFuncSetAttribute(persistent_kernel, cudaFuncAttributePreferredSharedMemoryCarveout, carveout_percent);
+  for (PersistentKernel k : kPersistentKernels) {
+    cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(persistent_kernel_smem(kMaxBlockThreads)));
+    if (e == cudaSuccess && carveout_percent >= 0)
+      e = cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, carveout_percent);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
-cudaError_t persistent_kernel_blocks_per_sm(uint32_t block, int* out) {
-  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(out, persistent_kernel, int(block),
-                                                       persistent_kernel_smem(block));
+cudaError_t persistent_kernel_blocks_per_sm(uint32_t builtin, uint32_t block, int* out) {
+  PersistentKernel k = kernel_for(builtin);
+  if (!k) return cudaErrorInvalidDeviceFunction;
+  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(out, k, int(block), persistent_kernel_smem(block));
 }
 
 cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint32_t block, cudaStream_t stream) {
-  persistent_kernel<<<grid, block, persistent_kernel_smem(block), stream>>>(args);
+  PersistentKernel k = kernel_for(args.builtin);
+  if (!k) return cudaErrorInvalidDeviceFunction;
+  k<<<grid, block, persistent_kernel_smem(block), stream>>>(args);
   return cudaGetLastError();
 }
 

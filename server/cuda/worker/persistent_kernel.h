@@ -6,7 +6,8 @@
 
 namespace rk::server::gpu {
 
-// Allows the kernel its dynamic shared memory (the small-span stages) and
+// There is one persistent kernel per built-in (KernelArgs::builtin picks).
+// Allows the kernels their dynamic shared memory (the small-span stages) and
 // prefers this share of each SM's L1 as shared memory (0..100; -1: the
 // driver's choice). One fixed split for every persistent kernel, so a later
 // launch never needs a different split on an SM that already runs one (an
@@ -14,8 +15,9 @@ namespace rk::server::gpu {
 cudaError_t configure_persistent_kernel(int carveout_percent);
 // Dynamic shared memory the kernel needs for `block` threads.
 size_t persistent_kernel_smem(uint32_t block);
-// How many blocks of `block` threads fit on one SM at once.
-cudaError_t persistent_kernel_blocks_per_sm(uint32_t block, int* out);
+// How many blocks of `block` threads of built-in `builtin`'s kernel fit on
+// one SM at once.
+cudaError_t persistent_kernel_blocks_per_sm(uint32_t builtin, uint32_t block, int* out);
 cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint32_t block, cudaStream_t stream);
 // A kernel that traps at once: the fault path's test.
 cudaError_t launch_trap_kernel(cudaStream_t stream);
