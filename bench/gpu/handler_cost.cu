@@ -5,6 +5,7 @@
 // served by one warp (the CUDA backend's warp-per-message path). Beside it,
 // a 64 B warp copy in shared memory as the baseline of doing nothing but
 // moving the bytes. Prints ns per message; asserts nothing.
+#include <cuda/atomic>
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -26,13 +27,26 @@ __device__ uint64_t globaltimer() {
 
 __device__ uint64_t g_sink;
 
-enum Probe : int { kCopyOnly, kParseOnly, kBuildOnly, kEcho, kCounter, kProbeCount };
+enum Probe : int {
+  kCopyOnly,
+  kParseOnly,
+  kBuildOnly,
+  kEcho,
+  kCounter,
+  kEchoAfterFence,
+  kCounterAfterFence,
+  kFenceOnly,
+  kProbeCount
+};
 const char* kNames[kProbeCount] = {
     "64 B warp copy in shared memory (baseline)",
     "MessageView::parse of the request",
     "Reply: envelope + 64 B Data, finish",
     "handle_message(echo), whole",
     "handle_message(counter), whole",
+    "acquire fence (system) + handle_message(echo)",
+    "acquire fence (system) + handle_message(counter)",
+    "acquire fence (system) alone",
 };
 
 template <class Body>
@@ -86,6 +100,18 @@ __global__ void probe(double* out, uint64_t* state) {
   };
   time_it(out, kEcho, run(rk::builtin::Builtin::echo));
   time_it(out, kCounter, run(rk::builtin::Builtin::counter));
+  // In the persistent kernel every message follows an acquire (the scout's
+  // load of the tail), which may drop what L1 held: the handler's objects
+  // and whatever of the request it re-reads.
+  auto after_fence = [&](rk::builtin::Builtin which) {
+    return [&, which] {
+      cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_system);
+      run(which)();
+    };
+  };
+  time_it(out, kEchoAfterFence, after_fence(rk::builtin::Builtin::echo));
+  time_it(out, kCounterAfterFence, after_fence(rk::builtin::Builtin::counter));
+  time_it(out, kFenceOnly, [] { cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_system); });
   if (threadIdx.x == 0) g_sink = sink;
 }
 

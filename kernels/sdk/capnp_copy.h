@@ -87,7 +87,7 @@ RK_HOST_DEVICE inline CopyResult copy_object(const PointerView& from, PointerBui
 }  // namespace detail
 
 // Copies what `from` designates into the slot `to`.
-RK_HOST_DEVICE RK_COLD_PATH inline CopyResult copy_pointer(const PointerView& from, PointerBuilder to) {
+RK_HOST_DEVICE inline CopyResult copy_pointer(const PointerView& from, PointerBuilder to) {
   if (!from.ok()) return CopyResult::malformed;
   if (!to.ok()) return CopyResult::overflow;
   // Each level of the stack is one level of nesting, which the view bounds.

@@ -9,12 +9,8 @@
 
 #if defined(__CUDACC__)
 #define RK_HOST_DEVICE __host__ __device__
-// A rarely taken, bulky routine: one out-of-line copy in device code, so
-// the instructions run per message stay few (and cached).
-#define RK_COLD_PATH __noinline__
 #else
 #define RK_HOST_DEVICE
-#define RK_COLD_PATH
 #endif
 
 // Cap'n Proto's wire format is little-endian; so are x86-64, AArch64 and

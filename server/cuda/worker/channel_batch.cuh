@@ -192,20 +192,38 @@ __device__ inline void seal_reply(uint8_t* at, uint32_t cap, uint32_t bytes) {
   }
 }
 
-__device__ inline void count_handled(Batch& b, const Handled& h, uint64_t dt, bool one_thread) {
-  if (one_thread) {
-    b.processed += 1;
-    b.latency_sum += dt;
-    if (dt > b.latency_max) b.latency_max = dt;
-    if (h.status != 0) b.errors += 1;
-  } else {
-    atomicAdd(&b.processed, 1ull);
-    atomicAdd(&b.latency_sum, (unsigned long long)dt);
-    atomicMax(&b.latency_max, (unsigned long long)dt);
-    if (h.status != 0) atomicAdd(&b.errors, 1ull);
+// One lane's tally of the messages it sealed, folded into the batch once
+// per warp (shared-memory 64-bit atomics per message cost more than the
+// handler's arithmetic).
+struct Tally {
+  uint64_t processed = 0, errors = 0, latency_sum = 0, latency_max = 0;
+  uint16_t last_error = 0;
+  __device__ void count(const Handled& h, uint64_t dt) {
+    processed += 1;
+    latency_sum += dt;
+    if (dt > latency_max) latency_max = dt;
+    if (h.status != 0) {
+      errors += 1;
+      last_error = h.status;
+    }
   }
-  if (h.status != 0) b.last_error = h.status;
-}
+  // `alone`: no other thread adds to `b` meanwhile.
+  __device__ void add_to(Batch& b, bool alone) const {
+    if (processed == 0) return;
+    if (alone) {
+      b.processed += processed;
+      b.errors += errors;
+      b.latency_sum += latency_sum;
+      if (latency_max > b.latency_max) b.latency_max = latency_max;
+    } else {
+      atomicAdd(&b.processed, (unsigned long long)processed);
+      atomicAdd(&b.errors, (unsigned long long)errors);
+      atomicAdd(&b.latency_sum, (unsigned long long)latency_sum);
+      atomicMax(&b.latency_max, (unsigned long long)latency_max);
+    }
+    if (last_error) b.last_error = last_error;
+  }
+};
 
 // The block's two stages: device memory (big) and shared memory (small).
 struct Stages {
@@ -286,6 +304,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     return false;  // held back: no reply room (or broken)
   }
   const uint64_t t2 = tid == 0 ? globaltimer() : 0;
+  Tally tally;
   if constexpr (!kBlockPerMessage) {
     // One warp per message: the lanes share its copies (coalesced) and read
     // its headers together (one broadcast load each), and the block's
@@ -299,9 +318,10 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
       __syncwarp();
       if (ctx.lane() == 0) {
         seal_reply(out, batch.rep_cap[i], h.reply_bytes);
-        count_handled(batch, h, globaltimer() - began, false);
+        tally.count(h, globaltimer() - began);
       }
     }
+    if (tid % 32 == 0) tally.add_to(batch, team.warps() == 1);
   } else {
     for (uint32_t i = 0; i < batch.n; ++i) {
       const uint64_t began = globaltimer();
@@ -312,10 +332,11 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
       team.sync();
       if (tid == 0) {
         seal_reply(out, batch.rep_cap[i], h.reply_bytes);
-        count_handled(batch, h, globaltimer() - began, true);
+        tally.count(h, globaltimer() - began);
       }
       team.sync();
     }
+    if (tid == 0) tally.add_to(batch, true);
   }
   team.sync();
   const uint64_t t3 = tid == 0 ? globaltimer() : 0;
