@@ -71,6 +71,7 @@ struct Options {
   double idle_seconds = 10;
   uint32_t wake_probes = 20;
   uint32_t grid = 0;
+  uint32_t block = 0;
   uint64_t consume_payload = 65536;              // request values bytes (16384 floats)
   uint64_t mapped_bytes = uint64_t{256} << 20;  // mapped_read's host buffer
   uint64_t h2d_bytes = uint64_t{1} << 30;       // h2d_copy's bytes per measurement
@@ -258,6 +259,7 @@ bool Harness::launch_shared(const std::string& kernel, const std::string& backen
   const std::string name = instance(kernel, backend);
   lo.instance_name = name.c_str();
   lo.grid = o_.grid;
+  lo.block = o_.block;
   rk_kernel* k = nullptr;
   rk_status st = rk_launch(client_, kernel.c_str(), &lo, &k);
   if (st == RK_OK) st = rk_activate(k);
@@ -575,6 +577,7 @@ void Harness::idle(const std::string& backend) {
   rk_launch_options_init(&lo);
   lo.backend = backend == "cuda" ? RK_BACKEND_CUDA : RK_BACKEND_CPU;
   lo.grid = o_.grid;
+  lo.block = o_.block;
   rk_kernel* k = nullptr;
   if (rk_status st = rk_launch(client_, "echo", &lo, &k); st != RK_OK || (st = rk_activate(k)) != RK_OK) {
     rk_kernel_release(k);
@@ -759,6 +762,7 @@ int main(int argc, char** argv) {
   app.add_option("--clients", o.clients, "client processes of the throughput and consume scenarios")->delimiter(',');
   app.add_option("--fairness-clients", o.fairness_clients, "clients sharing one kernel (default 64)");
   app.add_option("--grid", o.grid, "grid of the CUDA kernels (0: kernel default)");
+  app.add_option("--block", o.block, "block of the CUDA kernels (0: kernel default)");
   app.add_flag("--quick", o.quick, "smoke run in a few seconds (CI): small counts, fewer sizes");
   CLI11_PARSE(app, argc, argv);
   auto split = [](const std::string& s) {

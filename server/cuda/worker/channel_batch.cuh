@@ -117,48 +117,54 @@ __device__ inline void mirror_telemetry(BlockTelemetry& tel, BlockStats* st) {
 }
 
 // Thread 0: walk the staged records, reserve reply room for each one.
+// Everything the walk reads besides the record headers is copied into
+// registers first (and the results are written once at the end): in the
+// loop, stores to the plan would otherwise force the compiler to re-read
+// each field from shared memory, a dependent load per field per record.
 __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur, const DeviceChannel& ch,
                                   shm::RingHeader* rep, uint8_t* out, uint32_t out_cap, uint32_t max_batch,
                                   uint64_t& backpressure) {
-  const uint64_t cap = ch.capacity, mask = cap - 1;
-  const uint64_t off0 = cur.read & mask;
-  uint32_t pos = 0, n = 0, out_used = 0;
-  uint64_t rep_pos = cur.reply_tail;
-  while (pos + shm::kRecordHeaderBytes <= b.span && n < max_batch) {
+  const uint64_t cap = ch.capacity, mask = cap - 1, max_record = ch.max_record;
+  const uint64_t off0 = cur.read & mask, reply_tail = cur.reply_tail;
+  const uint32_t span = b.span, contiguous = b.contiguous;
+  uint64_t reply_head = cur.reply_head;
+  uint32_t pos = 0, n = 0, out_used = 0, broken = 0, in_global = b.in_global;
+  uint64_t rep_pos = reply_tail;
+  while (pos + shm::kRecordHeaderBytes <= span && n < max_batch) {
     const uint32_t len = load<uint32_t>(in + pos), flags = load<uint32_t>(in + pos + 4);
     if (flags & shm::kRecordPadding) {
       const uint64_t here = off0 + pos;
-      if (here == 0 || flags != shm::kRecordPadding || len != cap - here - shm::kRecordHeaderBytes) b.broken = 1;
+      if (here == 0 || flags != shm::kRecordPadding || len != cap - here - shm::kRecordHeaderBytes) broken = 1;
       else pos += shm::kRecordHeaderBytes + len;  // to the buffer's end; its bytes need no staging
       break;
     }
-    if (flags & shm::kRecordReservedMask) { b.broken = 1; break; }
+    if (flags & shm::kRecordReservedMask) { broken = 1; break; }
     const uint64_t rb = shm::record_bytes(len);
-    if (pos + rb > b.span) {
+    if (pos + rb > span) {
       // A record never crosses the buffer's end. One that starts the span
       // and was published whole did not fit the stage: a filler is skipped
       // unread, a record is staged again in device memory. One that runs
       // past the published tail is broken.
       if (pos == 0) {
-        if (rb > b.contiguous) b.broken = 1;
+        if (rb > contiguous) broken = 1;
         else if (flags & shm::kRecordFiller) pos = uint32_t(rb);
-        else if (!b.in_global) b.in_global = 1;
-        else b.broken = 1;
+        else if (!in_global) in_global = 1;
+        else broken = 1;
       }
       break;  // else: staged next time
     }
     if (flags & shm::kRecordFiller) { pos += uint32_t(rb); continue; }
-    if (len > ch.max_record) { b.broken = 1; break; }
-    const uint32_t rcap = len + kReplySlack < ch.max_record ? len + kReplySlack : ch.max_record;
+    if (len > max_record) { broken = 1; break; }
+    const uint32_t rcap = uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
     const uint64_t need = shm::record_bytes(rcap);
     uint64_t pad = 0;
     if ((rep_pos & mask) + need > cap) pad = cap - (rep_pos & mask);
-    if (rep_pos + pad + need - cur.reply_head > cap) {
+    if (rep_pos + pad + need - reply_head > cap) {
       const uint64_t head = load_acquire(&rep->head);
       // The client owns head: it may release only what we published.
-      if (cur.reply_tail - head > cap) { b.broken = 1; break; }
-      cur.reply_head = head;
-      if (rep_pos + pad + need - cur.reply_head > cap) { ++backpressure; break; }
+      if (reply_tail - head > cap) { broken = 1; break; }
+      reply_head = head;
+      if (rep_pos + pad + need - reply_head > cap) { ++backpressure; break; }
     }
     if (out_used + pad + need > out_cap) break;
     if (pad) {
@@ -179,6 +185,9 @@ __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur
   b.n = n;
   b.consumed = pos;
   b.out_bytes = out_used;
+  if (broken) b.broken = 1;
+  b.in_global = in_global;
+  cur.reply_head = reply_head;
 }
 
 // Writes the reply record's header, and a filler over the room it did not use.
