@@ -85,6 +85,90 @@ TEST_F(GpuService, CounterKeepsStateAcrossMessagesOnTheDevice) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
+// Sends `count` requests with up to `window` in flight and hands every
+// reply to `check(correlation, message)`; returns how many failed it.
+template <class Fill, class Check>
+size_t pipeline(rk_kernel* k, uint64_t count, uint64_t window, Fill fill, Check check) {
+  std::vector<uint8_t> buf(4096);
+  uint64_t sent = 0, got = 0;
+  size_t wrong = 0;
+  while (got < count) {
+    while (sent < count && sent - got < window) {
+      const size_t n = fill(sent, buf.data());
+      EXPECT_EQ(rk_send(k, 3, buf.data(), n, sent, 10000), RK_OK) << rk_last_error_message();
+      ++sent;
+    }
+    rk_message* m = nullptr;
+    const rk_status s = rk_receive(k, &m, 10000);
+    EXPECT_EQ(s, RK_OK) << why(s);
+    if (s != RK_OK) return wrong + (count - got);
+    MessagePtr reply(m);
+    wrong += !check(rk_message_correlation(m), m);
+    ++got;
+  }
+  return wrong;
+}
+
+// Pipelined sends fill the request ring: runs of equal records are planned
+// by the whole block at once and served a lane per message, mixed sizes
+// are walked record by record and served a warp per message. Every reply
+// must come back whole, once.
+TEST_F(GpuService, PipelinedRunsOfEqualAndMixedSizesAllComeBack) {
+  KernelPtr k = launch_cuda("echo");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  constexpr uint64_t kCount = 20000;
+  auto size_of = [](uint64_t i) -> size_t { return i < kCount / 2 ? 64 : (i * 37) % 1500; };
+  auto byte_of = [](uint64_t i, size_t j) { return uint8_t(i * 131 + j * 7); };
+  std::vector<bool> seen(kCount);
+  const size_t wrong = pipeline(
+      k.get(), kCount, 64,
+      [&](uint64_t i, uint8_t* out) {
+        for (size_t j = 0; j < size_of(i); ++j) out[j] = byte_of(i, j);
+        return size_of(i);
+      },
+      [&](uint64_t c, const rk_message* m) {
+        size_t n = 0;
+        const auto* d = static_cast<const uint8_t*>(rk_message_data(m, &n));
+        if (c >= kCount || seen[c] || n != size_of(c) || rk_message_type(m) != 3) return false;
+        seen[c] = true;
+        for (size_t j = 0; j < n; ++j)
+          if (d[j] != byte_of(c, j)) return false;
+        return true;
+      });
+  EXPECT_EQ(wrong, 0u);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+// The same for counter, a lane per message updating one state word:
+// the replies are the running totals 1..N, each exactly once.
+TEST_F(GpuService, PipelinedCounterDeltasGiveEveryRunningTotalOnce) {
+  KernelPtr k = launch_cuda("counter");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  constexpr uint64_t kCount = 10000;
+  std::vector<bool> seen(kCount + 1);
+  const size_t wrong = pipeline(
+      k.get(), kCount, 128,
+      [](uint64_t, uint8_t* out) {
+        const int64_t one = 1;
+        std::memcpy(out, &one, sizeof one);
+        return sizeof one;
+      },
+      [&](uint64_t, const rk_message* m) {
+        size_t n = 0;
+        const void* d = rk_message_data(m, &n);
+        int64_t total = 0;
+        if (n != sizeof total) return false;
+        std::memcpy(&total, d, sizeof total);
+        if (total < 1 || total > int64_t(kCount) || seen[size_t(total)]) return false;
+        seen[size_t(total)] = true;
+        return true;
+      });
+  EXPECT_EQ(wrong, 0u);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
 TEST_F(GpuService, ManyThreadsCallOneGpuKernelAndGetTheirOwnReplies) {
   KernelPtr k = launch_cuda("echo", 2);
   ASSERT_TRUE(k);

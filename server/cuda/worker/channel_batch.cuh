@@ -82,6 +82,9 @@ struct Batch {
   uint32_t last_error;
   unsigned long long processed, errors, latency_sum, latency_max;
   DeviceCursor cur;    // the channel's cursor, staged for the span (see serve_channel)
+  // plan_uniform's working values, and whether each message gets one lane.
+  uint32_t uniform_n, uniform_len, uniform_rcap, first_bad, per_lane;
+  uint64_t uniform_rb, uniform_need;
   uint32_t req_off[kMaxBatch], req_len[kMaxBatch], rep_off[kMaxBatch], rep_cap[kMaxBatch];
 };
 
@@ -190,6 +193,84 @@ __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur
   cur.reply_head = reply_head;
 }
 
+// Spans of equal records (a client streaming one kind of message) are
+// planned by the whole team at once: thread 0 takes the first record's
+// length, every thread checks its share of the headers against it, and the
+// plan is arithmetic instead of a walk. The span is cut at the first record
+// that differs (served next time), at the end of the reply buffer, or where
+// reply room runs out. Anything unusual (a padding or filler record, one
+// the stage cannot hold, too little reply room, a broken index) and short
+// runs are left to plan_batch. Returns, in every thread, whether it planned.
+inline constexpr uint32_t kUniformMin = 8;
+// Runs at least this long, of records up to kLaneMaxBytes, give each
+// message one lane instead of one warp: many small messages then run side
+// by side instead of one after another in each warp.
+inline constexpr uint32_t kLaneMin = 32;
+inline constexpr uint32_t kLaneMaxBytes = 1024;
+
+template <class Team>
+__device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, DeviceCursor& cur, shm::RingHeader* rep,
+                             uint32_t out_cap) {
+  const uint32_t tid = team.rank();
+  if (tid == 0) {
+    b.uniform_n = 0;
+    const uint64_t cap = cur.ch.capacity, mask = cap - 1, max_record = cur.ch.max_record;
+    const uint32_t len = load<uint32_t>(in), flags = load<uint32_t>(in + 4);
+    if (b.span >= shm::kRecordHeaderBytes && flags == 0 && len <= max_record) {
+      const uint64_t rb = shm::record_bytes(len);
+      const uint32_t rcap = uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
+      const uint64_t need = shm::record_bytes(rcap);
+      uint64_t n = b.span / rb;
+      n = n < kMaxBatch ? n : kMaxBatch;
+      n = n < out_cap / need ? n : out_cap / need;
+      const uint64_t to_end = (cap - (cur.reply_tail & mask)) / need;  // the image must not wrap
+      n = n < to_end ? n : to_end;
+      uint64_t room = cap - (cur.reply_tail - cur.reply_head);
+      if (n * need > room) {
+        const uint64_t head = load_acquire(&rep->head);
+        // A head past what we published is broken: plan_batch says so.
+        room = cur.reply_tail - head <= cap ? cap - (cur.reply_tail - head) : 0;
+        if (room) cur.reply_head = head;
+      }
+      n = n < room / need ? n : room / need;
+      if (n >= kUniformMin) {
+        b.uniform_n = uint32_t(n);
+        b.uniform_len = len;
+        b.uniform_rcap = rcap;
+        b.uniform_rb = rb;
+        b.uniform_need = need;
+        b.first_bad = uint32_t(n);
+      }
+    }
+  }
+  team.sync();
+  const uint32_t n = b.uniform_n, len = b.uniform_len;
+  if (n == 0) return false;
+  const uint64_t rb = b.uniform_rb, need = b.uniform_need;
+  for (uint32_t i = tid; i < n; i += team.size()) {
+    const uint8_t* h = in + i * rb;
+    if (load<uint32_t>(h) != len || load<uint32_t>(h + 4) != 0) atomicMin(&b.first_bad, i);
+  }
+  team.sync();
+  const uint32_t good = b.first_bad;
+  if (good < kUniformMin) return false;
+  const uint32_t rcap = b.uniform_rcap;
+  for (uint32_t i = tid; i < good; i += team.size()) {
+    b.req_off[i] = uint32_t(i * rb + shm::kRecordHeaderBytes);
+    b.req_len[i] = len;
+    b.rep_off[i] = uint32_t(i * need);
+    b.rep_cap[i] = rcap;
+  }
+  if (tid == 0) {
+    b.n = good;
+    b.consumed = uint32_t(good * rb);
+    b.out_bytes = uint32_t(good * need);
+    b.per_lane = good >= kLaneMin && len <= kLaneMaxBytes;
+  }
+  team.sync();
+  return true;
+}
+
 // Writes the reply record's header, and a filler over the room it did not use.
 __device__ inline void seal_reply(uint8_t* at, uint32_t cap, uint32_t bytes) {
   store<uint32_t>(at, bytes);
@@ -214,6 +295,18 @@ struct Tally {
     if (h.status != 0) {
       errors += 1;
       last_error = h.status;
+    }
+  }
+  // Every lane of the warp: lane 0 ends with the warp's sums.
+  __device__ void fold_warp() {
+    for (uint32_t o = 16; o > 0; o /= 2) {
+      processed += __shfl_xor_sync(0xffffffffu, processed, o);
+      errors += __shfl_xor_sync(0xffffffffu, errors, o);
+      latency_sum += __shfl_xor_sync(0xffffffffu, latency_sum, o);
+      const uint64_t m = __shfl_xor_sync(0xffffffffu, latency_max, o);
+      if (m > latency_max) latency_max = m;
+      const uint16_t e = uint16_t(__shfl_xor_sync(0xffffffffu, uint32_t(last_error), o));
+      if (e) last_error = e;
     }
   }
   // `alone`: no other thread adds to `b` meanwhile.
@@ -291,13 +384,18 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   if (tid == 0) {
     batch.processed = batch.errors = batch.latency_sum = batch.latency_max = 0;
     batch.last_error = 0;
-    plan_batch(batch, stages.smem_in, cur, ch, rep, stages.smem_out, kSmemStageOut, kMaxBatch, tel.backpressure);
-    if (batch.in_global) {
-      batch.span = batch.contiguous < stages.in_bytes ? batch.contiguous : stages.in_bytes;
-      batch.n = 0;
-    }
+    batch.per_lane = 0;
   }
-  team.sync();
+  if (!plan_uniform(team, batch, stages.smem_in, cur, rep, kSmemStageOut)) {
+    if (tid == 0) {
+      plan_batch(batch, stages.smem_in, cur, ch, rep, stages.smem_out, kSmemStageOut, kMaxBatch, tel.backpressure);
+      if (batch.in_global) {
+        batch.span = batch.contiguous < stages.in_bytes ? batch.contiguous : stages.in_bytes;
+        batch.n = 0;
+      }
+    }
+    team.sync();
+  }
   uint8_t* in_stage = stages.smem_in;
   uint8_t* out_stage = stages.smem_out;
   if (batch.in_global) {  // the same in every thread
@@ -315,22 +413,37 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   const uint64_t t2 = tid == 0 ? globaltimer() : 0;
   Tally tally;
   if constexpr (!kBlockPerMessage) {
-    // One warp per message: the lanes share its copies (coalesced) and read
-    // its headers together (one broadcast load each), and the block's
-    // warps take messages in turn.
-    for (uint32_t i = team.warp(); i < batch.n; i += team.warps()) {
-      const uint64_t began = globaltimer();
-      Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
-      uint8_t* out = out_stage + batch.rep_off[i];
-      Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
-                                 out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
-      __syncwarp();
-      if (ctx.lane() == 0) {
+    if (batch.per_lane) {
+      // One lane per message (a long run of small records).
+      for (uint32_t i = tid; i < batch.n; i += team.size()) {
+        const uint64_t began = globaltimer();
+        Context ctx(a.instance, a.state, a.state_bytes);
+        uint8_t* out = out_stage + batch.rep_off[i];
+        Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
+                                   out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
         seal_reply(out, batch.rep_cap[i], h.reply_bytes);
         tally.count(h, globaltimer() - began);
       }
+      tally.fold_warp();
+      if (tid % 32 == 0) tally.add_to(batch, team.warps() == 1);
+    } else {
+      // One warp per message: the lanes share its copies (coalesced) and read
+      // its headers together (one broadcast load each), and the block's
+      // warps take messages in turn.
+      for (uint32_t i = team.warp(); i < batch.n; i += team.warps()) {
+        const uint64_t began = globaltimer();
+        Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
+        uint8_t* out = out_stage + batch.rep_off[i];
+        Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
+                                   out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
+        __syncwarp();
+        if (ctx.lane() == 0) {
+          seal_reply(out, batch.rep_cap[i], h.reply_bytes);
+          tally.count(h, globaltimer() - began);
+        }
+      }
+      if (tid % 32 == 0) tally.add_to(batch, team.warps() == 1);
     }
-    if (tid % 32 == 0) tally.add_to(batch, team.warps() == 1);
   } else {
     for (uint32_t i = 0; i < batch.n; ++i) {
       const uint64_t began = globaltimer();
