@@ -119,28 +119,13 @@ __device__ inline void mirror_telemetry(BlockTelemetry& tel, BlockStats* st) {
   tel.dirty = false;
 }
 
-// The client's reply head as thread 0 read it just before the span's copy
-// (relaxed, so the read rides along with the copy's instead of costing a
-// round trip of its own in the plan). The plan falls back on it when the
-// room it knew of is too small; the fence then makes that read an acquire,
-// since the bytes the client released are about to be overwritten.
-struct HeadAhead {
-  uint64_t value;
-  bool fenced;
-  __device__ uint64_t acquire() {
-    if (!fenced) acquire_fence_system();
-    fenced = true;
-    return value;
-  }
-};
-
 // Thread 0: walk the staged records, reserve reply room for each one.
 // Everything the walk reads besides the record headers is copied into
 // registers first (and the results are written once at the end): in the
 // loop, stores to the plan would otherwise force the compiler to re-read
 // each field from shared memory, a dependent load per field per record.
 __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur, const DeviceChannel& ch,
-                                  HeadAhead& ahead, uint8_t* out, uint32_t out_cap, uint32_t max_batch,
+                                  shm::RingHeader* rep, uint8_t* out, uint32_t out_cap, uint32_t max_batch,
                                   uint64_t& backpressure) {
   const uint64_t cap = ch.capacity, mask = cap - 1, max_record = ch.max_record;
   const uint64_t off0 = cur.read & mask, reply_tail = cur.reply_tail;
@@ -178,7 +163,7 @@ __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur
     uint64_t pad = 0;
     if ((rep_pos & mask) + need > cap) pad = cap - (rep_pos & mask);
     if (rep_pos + pad + need - reply_head > cap) {
-      const uint64_t head = ahead.acquire();
+      const uint64_t head = load_acquire(&rep->head);
       // The client owns head: it may release only what we published.
       if (reply_tail - head > cap) { broken = 1; break; }
       reply_head = head;
@@ -224,7 +209,7 @@ inline constexpr uint32_t kLaneMin = 32;
 inline constexpr uint32_t kLaneMaxBytes = 1024;
 
 template <class Team>
-__device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, DeviceCursor& cur, HeadAhead& ahead,
+__device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, DeviceCursor& cur, shm::RingHeader* rep,
                              uint32_t out_cap) {
   const uint32_t tid = team.rank();
   if (tid == 0) {
@@ -242,7 +227,7 @@ __device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, Devi
       n = n < to_end ? n : to_end;
       uint64_t room = cap - (cur.reply_tail - cur.reply_head);
       if (n * need > room) {
-        const uint64_t head = ahead.acquire();
+        const uint64_t head = load_acquire(&rep->head);
         // A head past what we published is broken: plan_batch says so.
         room = cur.reply_tail - head <= cap ? cap - (cur.reply_tail - head) : 0;
         if (room) cur.reply_head = head;
@@ -393,7 +378,6 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     return false;  // a broken channel is left alone until its session is closed
   }
   const uint64_t t0 = tid == 0 ? globaltimer() : 0;
-  HeadAhead ahead{tid == 0 ? load_relaxed(&rep->head) : 0, false};
   team_copy(team, stages.smem_in, from, batch.span);
   team.sync();
   const uint64_t t1 = tid == 0 ? globaltimer() : 0;
@@ -402,9 +386,9 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     batch.last_error = 0;
     batch.per_lane = 0;
   }
-  if (!plan_uniform(team, batch, stages.smem_in, cur, ahead, kSmemStageOut)) {
+  if (!plan_uniform(team, batch, stages.smem_in, cur, rep, kSmemStageOut)) {
     if (tid == 0) {
-      plan_batch(batch, stages.smem_in, cur, ch, ahead, stages.smem_out, kSmemStageOut, kMaxBatch, tel.backpressure);
+      plan_batch(batch, stages.smem_in, cur, ch, rep, stages.smem_out, kSmemStageOut, kMaxBatch, tel.backpressure);
       if (batch.in_global) {
         batch.span = batch.contiguous < stages.in_bytes ? batch.contiguous : stages.in_bytes;
         batch.n = 0;
@@ -419,7 +403,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     out_stage = stages.out;
     team_copy(team, in_stage, from, batch.span);
     team.sync();
-    if (tid == 0) plan_batch(batch, in_stage, cur, ch, ahead, out_stage, stages.out_bytes, kMaxBatch, tel.backpressure);
+    if (tid == 0) plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes, kMaxBatch, tel.backpressure);
     team.sync();
   }
   if (batch.n == 0 && batch.consumed == 0) {
