@@ -98,15 +98,11 @@ struct BlockTelemetry {
   uint64_t last_publish;     // %globaltimer of this block's last publish
   uint16_t last_error;
   bool dirty;                // changed since the last mirror_telemetry()
-  uint32_t quiet_streak;     // quiet rounds since the last span
 };
 
-// Under steady load the totals are mirrored every this many spans; else
-// after kMirrorAfterQuiet quiet rounds (persistent_kernel.cu): not at once,
-// because the client's next request is usually on its way then, and PCIe
-// reads queue behind this block's writes.
+// Under steady load the totals are mirrored every this many spans; else at
+// the first quiet moment after a span (persistent_kernel.cu).
 inline constexpr uint64_t kMirrorEvery = 64;
-inline constexpr uint32_t kMirrorAfterQuiet = 8;
 
 // Thread 0: copies the running totals into the block's BlockStats (mapped
 // host memory). Not per span: a dozen PCIe writes there would sit in front
@@ -511,7 +507,6 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     if (tel.last_publish && posted > tel.last_publish) tel.publish_to_posted += posted - tel.last_publish;
     tel.last_publish = t4;
     tel.dirty = true;
-    tel.quiet_streak = 0;
     if (tel.batches % kMirrorEvery == 0) mirror_telemetry(tel, st);
   }
   team.sync();

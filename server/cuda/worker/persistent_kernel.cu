@@ -173,10 +173,10 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
       return ((tail - cur.read) & kPendingTailMask) == 0;
     }
   };
-  // Telemetry reaches the control page a few quiet rounds after a span (or
-  // every kMirrorEvery spans), never between a request and its reply.
+  // Telemetry reaches the control page at the first quiet moment after a
+  // span (or every kMirrorEvery spans), never between a request and its reply.
   auto on_quiet = [&] {
-    if (tid == 0 && tel.dirty && ++tel.quiet_streak >= kMirrorAfterQuiet) mirror_telemetry(tel, st);
+    if (tid == 0 && tel.dirty) mirror_telemetry(tel, st);
   };
   uint32_t idle_rounds = 0, round = 0;
   uint64_t last_heartbeat = 0;
@@ -252,7 +252,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
     }
     __syncthreads();  // b.* is rewritten by warp 0 next round
   }
-  if (tid == 0 && tel.dirty) mirror_telemetry(tel, st);
+  on_quiet();
   if (tid == 0) store_release(&st->exited, uint16_t(1));
 }
 
