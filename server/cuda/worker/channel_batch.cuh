@@ -1,10 +1,11 @@
 // One team serving one span of a channel: copy the span of request records
 // from the client's ring (mapped host memory) into the block's stage with
-// every thread of the team (wide, many loads in flight), let its first
-// thread walk the record headers on-chip and reserve reply room for each
-// message, run the handlers (one warp per message, or the whole block per
-// message), copy the reply image out with every thread, then publish the
-// new indices: one barrier, one system-scope fence, two stores.
+// every thread of the team (wide, many loads in flight), plan it on-chip
+// (reply room for each message: the whole team at once for a run of equal
+// records, else its first thread walking the record headers), run the
+// handlers (a lane, a warp or the whole block per message), copy the reply
+// image out with every thread, then publish the new indices: one barrier,
+// one system-scope fence, two stores.
 //
 // The team is the whole block, or the scout's warp alone: the scout serves
 // small spans of its own block's channels itself (scout.cuh), which saves
