@@ -58,6 +58,21 @@ inline KernelPtr launch(rk_client* c, const char* kernel, const rk_launch_option
   return KernelPtr(k);
 }
 
+// Launches `kernel` as the shared instance `name` (ring_bytes 0: the
+// default) and activates it: the common start of the multi-process tests.
+// Null, with the failure recorded, if either step fails.
+inline KernelPtr launch_shared_active(rk_client* c, const char* kernel, const char* name, uint64_t ring_bytes = 0) {
+  rk_launch_options o;
+  rk_launch_options_init(&o);
+  o.instance_name = name;
+  if (ring_bytes) o.ring_bytes = ring_bytes;
+  KernelPtr k = launch(c, kernel, &o);
+  if (!k) return k;
+  const rk_status s = rk_activate(k.get());
+  EXPECT_EQ(s, RK_OK) << "activate " << name << ": " << why(s);
+  return s == RK_OK ? std::move(k) : KernelPtr();
+}
+
 inline rk_server_info server_info(rk_client* c) {
   rk_server_info info;
   rk_server_info_init(&info);

@@ -44,12 +44,8 @@ TEST(CapiCrash, ClientKilledMidTraffic100Times_ServerReclaimsEverything) {
   ClientPtr observer = connect_to(daemon);
   ASSERT_TRUE(observer);
   // A shared instance every victim also talks to: its channels must come and go.
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "storm";
-  KernelPtr shared = launch(observer.get(), "echo", &o);
+  KernelPtr shared = launch_shared_active(observer.get(), "echo", "storm");
   ASSERT_TRUE(shared);
-  RK_ASSERT_OK(rk_activate(shared.get()));
   ASSERT_TRUE(eventually([&] { return server_info(observer.get()).sessions == 1; }));
 
   const pid_t server = daemon.pid();
@@ -259,12 +255,8 @@ TEST(CapiCrash, ClientsKilled1000TimesAtRandomPoints_OthersSeeNoErrorAndNothingL
   ASSERT_TRUE(daemon.started()) << daemon.error();
   ClientPtr observer = connect_to(daemon);
   ASSERT_TRUE(observer);
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "storm";
-  KernelPtr shared = launch(observer.get(), "echo", &o);
+  KernelPtr shared = launch_shared_active(observer.get(), "echo", "storm");
   ASSERT_TRUE(shared);
-  RK_ASSERT_OK(rk_activate(shared.get()));
   ASSERT_TRUE(eventually([&] { return server_info(observer.get()).sessions == 1; }));
 
   const pid_t server = daemon.pid();

@@ -217,12 +217,8 @@ TEST(CapiHostileSegment, ClientTruncatesItsSegment_RefusedAndTheServerLivesOn) {
   ASSERT_TRUE(daemon.started()) << daemon.error();
   ClientPtr good = connect_to(daemon);
   ASSERT_TRUE(good);
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "shared";
-  KernelPtr shared = launch(good.get(), "echo", &o);
+  KernelPtr shared = launch_shared_active(good.get(), "echo", "shared");
   ASSERT_TRUE(shared);
-  RK_ASSERT_OK(rk_activate(shared.get()));
 
   HandSession bad(daemon);
   ASSERT_EQ(bad.open("shared"), "");
@@ -253,12 +249,8 @@ TEST(CapiHostileSegment, PunchedHoles_OnlyZeroTheClientsOwnRings) {
   ASSERT_TRUE(daemon.started()) << daemon.error();
   ClientPtr good = connect_to(daemon);
   ASSERT_TRUE(good);
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "shared";
-  KernelPtr shared = launch(good.get(), "echo", &o);
+  KernelPtr shared = launch_shared_active(good.get(), "echo", "shared");
   ASSERT_TRUE(shared);
-  RK_ASSERT_OK(rk_activate(shared.get()));
   HandSession bad(daemon);
   ASSERT_EQ(bad.open("shared"), "");
   ASSERT_TRUE(bad.send_valid(3));
@@ -278,13 +270,8 @@ TEST(CapiHostileReader, ProcessThatNeverReads_HoldsBackOnlyItsOwnChannel) {
   ASSERT_TRUE(daemon.started()) << daemon.error();
   ClientPtr good = connect_to(daemon);
   ASSERT_TRUE(good);
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "busy";
-  o.ring_bytes = 65536;
-  KernelPtr shared = launch(good.get(), "echo", &o);
+  KernelPtr shared = launch_shared_active(good.get(), "echo", "busy", 65536);
   ASSERT_TRUE(shared);
-  RK_ASSERT_OK(rk_activate(shared.get()));
 
   Process::Options po;
   po.pipe_stdout = true;

@@ -198,12 +198,8 @@ TEST_F(CapiLifecycle, SharedKernel_OutlivesItsLauncher) {
   {
     ClientPtr c = connect_to(daemon_);
     ASSERT_TRUE(c);
-    rk_launch_options o;
-    rk_launch_options_init(&o);
-    o.instance_name = "outlives-launcher";
-    KernelPtr k = launch(c.get(), "echo", &o);
+    KernelPtr k = launch_shared_active(c.get(), "echo", "outlives-launcher");
     ASSERT_TRUE(k);
-    RK_ASSERT_OK(rk_activate(k.get()));
   }
   // Give the server a chance to (wrongly) reap it before looking.
   ClientPtr again = connect_to(daemon_);

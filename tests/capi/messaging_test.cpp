@@ -338,13 +338,8 @@ TEST_F(CapiMessaging, CallTimedOut_LateReplyDoesNotClogTheReplyRing) {
 }
 
 TEST_F(CapiMessaging, SlowReaderOnSharedKernel_OthersStillServedNothingLost) {
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "slow-reader";
-  o.ring_bytes = 65536;
-  KernelPtr shared = launch(client_.get(), "echo", &o);
+  KernelPtr shared = launch_shared_active(client_.get(), "echo", "slow-reader", 65536);
   ASSERT_TRUE(shared);
-  RK_ASSERT_OK(rk_activate(shared.get()));
 
   // A second session sends far more than its reply ring holds and reads nothing.
   ClientPtr slow_client = connect_to(daemon_);

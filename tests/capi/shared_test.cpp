@@ -18,12 +18,8 @@ TEST(CapiShared, SixteenProcessesOnOneNamedKernel_EachGetsOnlyItsOwnReplies) {
   ASSERT_TRUE(daemon.started()) << daemon.error();
   ClientPtr owner = connect_to(daemon);
   ASSERT_TRUE(owner);
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "shared-echo";
-  KernelPtr k = launch(owner.get(), "echo", &o);
+  KernelPtr k = launch_shared_active(owner.get(), "echo", "shared-echo");
   ASSERT_TRUE(k);
-  RK_ASSERT_OK(rk_activate(k.get()));
 
   constexpr int kClients = 16;
   constexpr int kCalls = 1000;
@@ -68,12 +64,8 @@ TEST(CapiShared, CounterSharedByTwoSessions_EveryAddSeesADistinctTotal) {
   ClientPtr a = connect_to(daemon);
   ClientPtr b = connect_to(daemon);
   ASSERT_TRUE(a && b);
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "shared-counter";
-  KernelPtr ka = launch(a.get(), "counter", &o);
+  KernelPtr ka = launch_shared_active(a.get(), "counter", "shared-counter");
   ASSERT_TRUE(ka);
-  RK_ASSERT_OK(rk_activate(ka.get()));
   rk_kernel* raw = nullptr;
   RK_ASSERT_OK(rk_attach(b.get(), "shared-counter", &raw));
   KernelPtr kb(raw);

@@ -38,12 +38,8 @@ TEST(CapiSoak, ManyClientsCallingForMinutes_ServerResourcesStayFlat) {
   ASSERT_TRUE(daemon.started()) << daemon.error();
   ClientPtr owner = connect_to(daemon);
   ASSERT_TRUE(owner);
-  rk_launch_options o;
-  rk_launch_options_init(&o);
-  o.instance_name = "soak";
-  KernelPtr shared = launch(owner.get(), "echo", &o);
+  KernelPtr shared = launch_shared_active(owner.get(), "echo", "soak");
   ASSERT_TRUE(shared);
-  RK_ASSERT_OK(rk_activate(shared.get()));
 
   Process::Options po;
   po.pipe_stdout = true;
