@@ -243,6 +243,20 @@ void ControlServer::accept_clients(Service& service) {
   }
 }
 
+bool answer_control_packet(Service& service, Session& s, kj::ArrayPtr<const capnp::word> packet,
+                           capnp::MessageBuilder& reply, int& pass_fd) {
+  pass_fd = -1;
+  try {
+    capnp::FlatArrayMessageReader reader(packet, wire::control_reader_options());
+    return service.handle(s, reader.getRoot<rk::schema::Request>(), reply, pass_fd);
+  } catch (const kj::Exception& ex) {
+    fail(reply.initRoot<rk::schema::Reply>(), Errc::malformed,
+         std::string("malformed control message: ") + ex.getDescription().cStr());
+    pass_fd = -1;
+    return true;
+  }
+}
+
 void ControlServer::serve_session(Service& service, uint64_t session_id) {
   static wire::Packet packet;  // control thread only
   // A bounded number per wake-up: epoll is level-triggered, so a client
@@ -259,16 +273,8 @@ void ControlServer::serve_session(Service& service, uint64_t session_id) {
     }
     capnp::MallocMessageBuilder reply;
     int pass_fd = -1;
-    bool answer = true;
-    try {
-      capnp::FlatArrayMessageReader reader(kj::arrayPtr(packet.words().data(), packet.words().size()),
-                                           wire::control_reader_options());
-      answer = service.handle(*s, reader.getRoot<rk::schema::Request>(), reply, pass_fd);
-    } catch (const kj::Exception& ex) {
-      fail(reply.initRoot<rk::schema::Reply>(), Errc::malformed,
-           std::string("malformed control message: ") + ex.getDescription().cStr());
-      pass_fd = -1;
-    }
+    const bool answer = answer_control_packet(
+        service, *s, kj::arrayPtr(packet.words().data(), packet.words().size()), reply, pass_fd);
     if (answer && wire::send_message(fd, reply, pass_fd) != Errc::ok) {
       service.close_session(s->id());
       return;

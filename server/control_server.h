@@ -23,6 +23,14 @@ struct ControlOptions {
   size_t max_sessions = 1024;  // more are refused with RK_E_LIMIT
 };
 
+// Decodes one control packet of session `s` (control reader limits) and
+// lets `service` handle it into `reply`; a packet that is not a Request
+// gets a malformed error reply. Returns whether a reply is to be sent
+// (`pass_fd`: a descriptor to send with it, or -1). The one decoding path
+// of the daemon, shared with the control-request fuzz target.
+bool answer_control_packet(Service& service, Session& s, kj::ArrayPtr<const capnp::word> packet,
+                           capnp::MessageBuilder& reply, int& pass_fd);
+
 class ControlServer {
  public:
   explicit ControlServer(ControlOptions options);

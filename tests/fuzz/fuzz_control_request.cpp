@@ -2,8 +2,8 @@
 // input is one packet as a client would send it on the control socket; it
 // goes through a real SOCK_SEQPACKET socket into wire::Packet, is decoded
 // with the control reader options and handled by a real Service (CPU
-// backend, so launches start real worker threads) for one session, exactly
-// as ControlServer::serve_session does. Whatever the bytes: no crash, no
+// backend, so launches start real worker threads) for one session, through
+// the daemon's own answer_control_packet(). Whatever the bytes: no crash, no
 // escaped exception, no leak, and every reply serialises.
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +17,7 @@
 #include "schema/packet_io.h"
 #include "schema/wire.h"
 #include "server/backends.h"
+#include "server/control_server.h"
 #include "server/service.h"
 #include "server/session.h"
 
@@ -67,15 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       capnp::MallocMessageBuilder reply;
       int pass_fd = -1;
-      bool answer = true;
-      try {
-        capnp::FlatArrayMessageReader reader(kj::arrayPtr(packet.words().data(), packet.words().size()),
-                                             wire::control_reader_options());
-        answer = service.handle(*s, reader.getRoot<rk::schema::Request>(), reply, pass_fd);
-      } catch (const kj::Exception&) {
-        server::fail(reply.initRoot<rk::schema::Reply>(), Errc::malformed, "malformed control message");
-        pass_fd = -1;
-      }
+      const bool answer = server::answer_control_packet(
+          service, *s, kj::arrayPtr(packet.words().data(), packet.words().size()), reply, pass_fd);
       if (answer) {
         auto flat = capnp::messageToFlatArray(reply);  // what send_message would send
         if (flat.size() * sizeof(capnp::word) > wire::kMaxPacketBytes) die("reply larger than a packet");
