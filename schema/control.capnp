@@ -8,6 +8,8 @@ $Cxx.namespace("rk::schema");
 
 enum Backend { auto @0; cpu @1; cuda @2; }
 
+enum Transfer { auto @0; mapped @1; staged @2; }
+
 enum KernelState {
   created @0; launched @1; active @2; deactivated @3;
   terminating @4; terminated @5; faulted @6;
@@ -44,6 +46,7 @@ struct Launch {
   block @4 :UInt32;
   ringBytes @5 :UInt64;              # 0: server default
   device @6 :Int32 = -1;
+  transfer @7 :Transfer;             # CUDA only; the CPU backend ignores it
 }
 
 struct Attach {

@@ -9,11 +9,19 @@
 
 namespace rk::server {
 
+// How requests reach a GPU kernel (docs/transfer.md). Backends without a
+// device read the rings in place and ignore it.
+enum class Transfer : uint16_t { automatic = 0, mapped = 1, staged = 2 };
+inline const char* transfer_name(Transfer t) {
+  return t == Transfer::mapped ? "mapped" : t == Transfer::staged ? "staged" : "auto";
+}
+
 struct LaunchSpec {
   const KernelDef* def = nullptr;
   uint32_t instance_id = 0;
   uint32_t grid = 0, block = 0;  // 0: the kernel's defaults
   int32_t device = -1;
+  Transfer transfer = Transfer::automatic;
   // The instance's bell page (shm::KernelBell), mapped by the server, and
   // the descriptor behind it (for backends in another process).
   shm::KernelBell* bell = nullptr;

@@ -224,6 +224,7 @@ Result<KernelInstance*> Service::start_instance(const InstanceRequest& r, uint64
   spec.grid = r.grid;
   spec.block = r.block;
   spec.device = r.device;
+  spec.transfer = r.transfer;
   spec.bell = k->bell;
   spec.bell_fd = k->bell_segment.fd();
   spec.wake_control = wake_control_;
@@ -247,6 +248,9 @@ void Service::on_launch(Session& s, rk::schema::Launch::Reader req, Reply out, i
   r.ring_bytes = req.getRingBytes();
   r.grid = req.getGrid();
   r.block = req.getBlock();
+  const auto transfer = static_cast<uint16_t>(req.getTransfer());
+  if (transfer > static_cast<uint16_t>(Transfer::staged)) return fail(out, Errc::invalid_argument, "unknown transfer strategy");
+  r.transfer = static_cast<Transfer>(transfer);
   std::string why;
   auto started = start_instance(r, s.id(), s.peer().uid, why);
   if (!started) return fail(out, started.error(), why);

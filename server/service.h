@@ -34,6 +34,7 @@ struct InstanceRequest {
   int32_t device = -1;
   uint64_t ring_bytes = 0;       // 0: ServiceOptions::default_ring_bytes
   uint32_t grid = 0, block = 0;
+  Transfer transfer = Transfer::automatic;
 };
 
 class Service {

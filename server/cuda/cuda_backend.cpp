@@ -266,6 +266,7 @@ Errc WorkerLink::call(WorkerMessage& request, int fd0, int fd1, std::string& why
     return Errc::kernel_faulted;
   }
   why = reply_->text;
+  request.transfer = reply_->transfer;  // a launch: what the worker chose for "auto"
   return Errc(reply_->status);
 }
 
@@ -307,8 +308,10 @@ Result<std::unique_ptr<Executor>> CudaBackend::launch(const LaunchSpec& spec, st
   m.grid = spec.grid ? spec.grid : spec.def->default_grid;
   m.block = spec.block ? spec.block : spec.def->default_block;
   m.state_bytes = spec.def->state_bytes;
+  m.transfer = static_cast<uint16_t>(spec.transfer);
   Errc e = link_->call(m, control->fd(), spec.bell_fd, why, 60000);
   if (e != Errc::ok) return e;
+  spdlog::info("kernel #{} on the GPU: {} transfer", spec.instance_id, transfer_name(Transfer(m.transfer)));
   return std::unique_ptr<Executor>(std::make_unique<CudaExecutor>(link_, spec.instance_id, std::move(*control),
                                                                   m.grid ? m.grid : 1));
 }

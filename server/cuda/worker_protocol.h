@@ -24,7 +24,7 @@ struct WorkerMessage {
   WorkerOp op;
   uint32_t instance;
   uint16_t status;          // rk::Errc, in replies
-  uint16_t pad0;
+  uint16_t transfer;        // launch: rk::server::Transfer as asked; reply: as chosen
   uint32_t builtin;         // launch: rk::builtin::Builtin, or kTrapKernel
   uint32_t grid, block;
   uint32_t state_bytes;

@@ -65,6 +65,14 @@ typedef enum rk_backend {
   RK_BACKEND_CUDA = 2
 } rk_backend;
 
+/* How a CUDA kernel's requests reach the GPU (docs/transfer.md). The CPU
+ * backend reads the rings in place whatever is asked. */
+typedef enum rk_transfer {
+  RK_TRANSFER_AUTO = 0,   /* the server picks per kernel, from measurements */
+  RK_TRANSFER_MAPPED = 1, /* the GPU reads the session's rings across PCIe */
+  RK_TRANSFER_STAGED = 2  /* the copy engines move whole ring spans to device memory */
+} rk_transfer;
+
 typedef struct rk_client rk_client;   /* a connection (= a session) to ringkerneld */
 typedef struct rk_kernel rk_kernel;   /* this session's channel to a kernel instance */
 typedef struct rk_message rk_message; /* a received message, or a reservation to send */
@@ -115,6 +123,7 @@ typedef struct rk_launch_options {
   uint32_t grid, block;       /* 0: kernel default */
   uint64_t ring_bytes;        /* per-direction ring buffer bytes, power of two; 0: server default (1 MiB) */
   int32_t device;             /* -1: any */
+  rk_transfer transfer;       /* RK_TRANSFER_AUTO; a caller built before this field has a smaller size and gets AUTO */
 } rk_launch_options;
 
 void rk_launch_options_init(rk_launch_options *options);
