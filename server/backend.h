@@ -5,16 +5,10 @@
 
 #include "kernels/sdk/handler.h"
 #include "server/executor.h"
+#include "server/transfer.h"
 #include "shm/result.h"
 
 namespace rk::server {
-
-// How requests reach a GPU kernel (docs/transfer.md). Backends without a
-// device read the rings in place and ignore it.
-enum class Transfer : uint16_t { automatic = 0, mapped = 1, staged = 2 };
-inline const char* transfer_name(Transfer t) {
-  return t == Transfer::mapped ? "mapped" : t == Transfer::staged ? "staged" : "auto";
-}
 
 struct LaunchSpec {
   const KernelDef* def = nullptr;

@@ -72,6 +72,9 @@ struct Options {
   uint32_t wake_probes = 20;
   uint32_t grid = 0;
   uint32_t block = 0;
+  // Transfer strategies of the CUDA kernels: every cuda scenario runs once
+  // per entry (mapped vs staged in one run, against the same baselines).
+  std::vector<std::string> transfers{"auto"};
   uint64_t consume_payload = 65536;              // request values bytes (16384 floats)
   uint64_t mapped_bytes = uint64_t{256} << 20;  // mapped_read's host buffer
   uint64_t h2d_bytes = uint64_t{1} << 30;       // h2d_copy's bytes per measurement
@@ -195,6 +198,12 @@ class Harness {
   rk_client* client_ = nullptr;
   rk_server_info info_{};
   std::vector<std::string> backends_;  // requested and offered by the daemon
+  std::string transfer_ = "auto";      // of the CUDA kernels launched now
+  rk_transfer launch_transfer() const {
+    return transfer_ == "mapped" ? RK_TRANSFER_MAPPED : transfer_ == "staged" ? RK_TRANSFER_STAGED : RK_TRANSFER_AUTO;
+  }
+  // The RingKernel scenarios on `backends` (CPU baselines too when `baselines`).
+  void run_ringkernel(const std::vector<std::string>& backends, bool baselines);
   std::map<std::string, rk_kernel*> shared_;  // by instance name
   GpuProbe gpu_;
   bool gpu_baselines_ = false;
@@ -260,6 +269,7 @@ bool Harness::launch_shared(const std::string& kernel, const std::string& backen
   lo.instance_name = name.c_str();
   lo.grid = o_.grid;
   lo.block = o_.block;
+  lo.transfer = launch_transfer();
   rk_kernel* k = nullptr;
   rk_status st = rk_launch(client_, kernel.c_str(), &lo, &k);
   if (st == RK_OK) st = rk_activate(k);
@@ -283,6 +293,7 @@ void Harness::terminate_shared() {
 
 void Harness::add(Record r) {
   r.device = device_of(r.backend);
+  if (r.backend == "cuda" && r.impl == "ringkernel") r.extra["transfer"] = transfer_;
   // The same-run baseline this figure is judged against.
   std::string vs;
   if (r.impl == "ringkernel" && r.scenario == "consume") {
@@ -314,6 +325,7 @@ void Harness::add(Record r) {
     tail += b;
   }
   if (r.extra.contains("grid")) tail += " grid " + std::to_string(r.extra["grid"].get<uint32_t>());
+  if (r.extra.contains("transfer") && o_.transfers.size() > 1) tail += " " + r.extra["transfer"].get<std::string>();
   if (r.extra.contains("idle_clients")) tail += " +" + std::to_string(r.extra["idle_clients"].get<int>()) + " idle";
   if (r.latency) {
     const Summary& s = *r.latency;
@@ -578,6 +590,7 @@ void Harness::idle(const std::string& backend) {
   lo.backend = backend == "cuda" ? RK_BACKEND_CUDA : RK_BACKEND_CPU;
   lo.grid = o_.grid;
   lo.block = o_.block;
+  lo.transfer = launch_transfer();
   rk_kernel* k = nullptr;
   if (rk_status st = rk_launch(client_, "echo", &lo, &k); st != RK_OK || (st = rk_activate(k)) != RK_OK) {
     rk_kernel_release(k);
@@ -656,6 +669,39 @@ void Harness::write_json() const {
   f << json{{"meta", meta}, {"records", recs}}.dump(1) << "\n";
 }
 
+void Harness::run_ringkernel(const std::vector<std::string>& backends, bool baselines) {
+  backends_.clear();
+  const bool echo = wants("latency") || wants("throughput") || wants("fairness");
+  for (const auto& b : backends)
+    if (!echo || launch_shared("echo", b)) backends_.push_back(b);
+  if (wants("latency")) {
+    for (uint64_t p : o_.payloads)
+      for (const auto& b : backends_) rk_latency(b, p, "latency", 0);
+    for (const auto& b : backends_) rk_latency(b, 64, "latency_idle", o_.idle_clients);
+  }
+  if (wants("throughput"))
+    for (uint64_t p : o_.stream_payloads)
+      for (uint32_t n : o_.clients) {
+        if (baselines) stream("throughput", "cpu", "cpu_ipc", p, n);
+        for (const auto& b : backends_) stream("throughput", b, "ringkernel", p, n);
+      }
+  if (wants("fairness")) {
+    if (baselines) stream("fairness", "cpu", "cpu_ipc", 64, o_.fairness_clients);
+    for (const auto& b : backends_) stream("fairness", b, "ringkernel", 64, o_.fairness_clients);
+  }
+  terminate_shared();
+  // One persistent kernel at a time: echo has exited, so reduce_sum has the
+  // GPU and PCIe to itself.
+  if (wants("consume"))
+    for (const auto& b : backends_) {
+      if (!launch_shared("reduce_sum", b)) continue;
+      for (uint32_t n : o_.clients) stream("consume", b, "ringkernel", o_.consume_payload, n);
+      terminate_shared();
+    }
+  if (wants("idle"))
+    for (const auto& b : backends_) idle(b);
+}
+
 int Harness::run() {
   rng_.seed(o_.seed);
   if (!start_daemon()) return 1;
@@ -684,7 +730,7 @@ int Harness::run() {
         gpu_latency("graph", p);
       }
     }
-  const bool echo = wants("latency") || wants("throughput") || wants("fairness");
+  std::vector<std::string> backends;
   for (const auto& b : o_.backends) {
     if (b == "cuda" && !info_.has_cuda) {
       note("backend cuda skipped: the daemon offers no CUDA backend");
@@ -694,34 +740,14 @@ int Harness::run() {
       note("unknown backend " + b + " skipped");
       continue;
     }
-    if (!echo || launch_shared("echo", b)) backends_.push_back(b);
+    backends.push_back(b);
   }
-  if (wants("latency")) {
-    for (uint64_t p : o_.payloads)
-      for (const auto& b : backends_) rk_latency(b, p, "latency", 0);
-    for (const auto& b : backends_) rk_latency(b, 64, "latency_idle", o_.idle_clients);
+  const bool cuda = std::count(backends.begin(), backends.end(), "cuda") > 0;
+  for (size_t t = 0; t < o_.transfers.size(); ++t) {
+    transfer_ = o_.transfers[t];
+    if (t == 0) run_ringkernel(backends, true);
+    else if (cuda) run_ringkernel({"cuda"}, false);
   }
-  if (wants("throughput"))
-    for (uint64_t p : o_.stream_payloads)
-      for (uint32_t n : o_.clients) {
-        stream("throughput", "cpu", "cpu_ipc", p, n);
-        for (const auto& b : backends_) stream("throughput", b, "ringkernel", p, n);
-      }
-  if (wants("fairness")) {
-    stream("fairness", "cpu", "cpu_ipc", 64, o_.fairness_clients);
-    for (const auto& b : backends_) stream("fairness", b, "ringkernel", 64, o_.fairness_clients);
-  }
-  terminate_shared();
-  // One persistent kernel at a time: echo has exited, so reduce_sum has the
-  // GPU and PCIe to itself.
-  if (wants("consume"))
-    for (const auto& b : backends_) {
-      if (!launch_shared("reduce_sum", b)) continue;
-      for (uint32_t n : o_.clients) stream("consume", b, "ringkernel", o_.consume_payload, n);
-      terminate_shared();
-    }
-  if (wants("idle"))
-    for (const auto& b : backends_) idle(b);
   stop_daemon();
   if (!o_.json_path.empty()) {
     write_json();
@@ -763,6 +789,13 @@ int main(int argc, char** argv) {
   app.add_option("--fairness-clients", o.fairness_clients, "clients sharing one kernel (default 64)");
   app.add_option("--grid", o.grid, "grid of the CUDA kernels (0: kernel default)");
   app.add_option("--block", o.block, "block of the CUDA kernels (0: kernel default)");
+  std::string transfers = "auto";
+  app.add_option("--transfer", transfers,
+                 "transfer strategies of the CUDA kernels, comma-separated (auto,mapped,staged): each one runs "
+                 "every cuda scenario")
+      ->capture_default_str();
+  app.add_option("--consume-payload", o.consume_payload, "request values bytes of the consume scenario")
+      ->capture_default_str();
   app.add_flag("--quick", o.quick, "smoke run in a few seconds (CI): small counts, fewer sizes");
   CLI11_PARSE(app, argc, argv);
   auto split = [](const std::string& s) {
@@ -774,6 +807,13 @@ int main(int argc, char** argv) {
   };
   o.backends = split(backends);
   o.scenarios = split(scenarios);
+  o.transfers = split(transfers);
+  for (const auto& t : o.transfers)
+    if (t != "auto" && t != "mapped" && t != "staged") {
+      std::fprintf(stderr, "unknown transfer strategy '%s' (auto, mapped, staged)\n", t.c_str());
+      return 2;
+    }
+  if (o.transfers.empty()) o.transfers = {"auto"};
   if (o.quick) {
     o.duration = 0.25;
     o.rounds = 2000;

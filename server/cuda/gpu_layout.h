@@ -68,6 +68,7 @@ static_assert(sizeof(ControlPage) + 128 <= kControlPageBytes);  // + the segment
 // the GPU after it observes a new table_epoch.
 struct DeviceChannel {
   uint64_t request_ring;  // device address of the RingHeader (mapped host memory)
+  uint64_t request_data;  // where the kernel reads records: the ring's buffer (mapped) or its mirror (staged)
   uint64_t reply_ring;
   uint64_t capacity;
   uint64_t key;           // (session << 32) | slot: new key = fresh cursors

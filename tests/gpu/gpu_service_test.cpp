@@ -1,6 +1,8 @@
 // The service on the CUDA backend: a real ringkerneld whose kernels run on
 // the GPU (in its worker process), driven through libringkernel. Skipped
-// when the machine has no usable CUDA device.
+// when the machine has no usable CUDA device. Every test runs once per
+// transfer strategy (mapped: the GPU reads the rings across PCIe; staged:
+// the worker's bridge copies spans of them to device memory).
 #include <cuda_runtime.h>
 #include <signal.h>
 
@@ -16,7 +18,7 @@
 namespace rk::test {
 namespace {
 
-class GpuService : public ::testing::Test {
+class GpuService : public ::testing::TestWithParam<rk_transfer> {
  protected:
   void SetUp() override {
     daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"--backend", "cuda"});
@@ -36,6 +38,7 @@ class GpuService : public ::testing::Test {
     o.grid = grid;
     o.block = block;
     o.instance_name = name;
+    o.transfer = GetParam();
     return launch(client_.get(), kernel, &o);
   }
 
@@ -50,7 +53,7 @@ MessagePtr call(rk_kernel* k, const void* data, size_t len, rk_status expect = R
   return MessagePtr(m);
 }
 
-TEST_F(GpuService, EchoRoundTripsEverySizeUpTo64KiB) {
+TEST_P(GpuService, EchoRoundTripsEverySizeUpTo64KiB) {
   KernelPtr k = launch_cuda("echo");
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));
@@ -68,7 +71,7 @@ TEST_F(GpuService, EchoRoundTripsEverySizeUpTo64KiB) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
-TEST_F(GpuService, CounterKeepsStateAcrossMessagesOnTheDevice) {
+TEST_P(GpuService, CounterKeepsStateAcrossMessagesOnTheDevice) {
   KernelPtr k = launch_cuda("counter");
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));
@@ -113,7 +116,7 @@ size_t pipeline(rk_kernel* k, uint64_t count, uint64_t window, Fill fill, Check 
 // by the whole block at once and served a lane per message, mixed sizes
 // are walked record by record and served a warp per message. Every reply
 // must come back whole, once.
-TEST_F(GpuService, PipelinedRunsOfEqualAndMixedSizesAllComeBack) {
+TEST_P(GpuService, PipelinedRunsOfEqualAndMixedSizesAllComeBack) {
   KernelPtr k = launch_cuda("echo");
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));
@@ -142,7 +145,7 @@ TEST_F(GpuService, PipelinedRunsOfEqualAndMixedSizesAllComeBack) {
 
 // The same for counter, a lane per message updating one state word:
 // the replies are the running totals 1..N, each exactly once.
-TEST_F(GpuService, PipelinedCounterDeltasGiveEveryRunningTotalOnce) {
+TEST_P(GpuService, PipelinedCounterDeltasGiveEveryRunningTotalOnce) {
   KernelPtr k = launch_cuda("counter");
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));
@@ -169,7 +172,7 @@ TEST_F(GpuService, PipelinedCounterDeltasGiveEveryRunningTotalOnce) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
-TEST_F(GpuService, ManyThreadsCallOneGpuKernelAndGetTheirOwnReplies) {
+TEST_P(GpuService, ManyThreadsCallOneGpuKernelAndGetTheirOwnReplies) {
   KernelPtr k = launch_cuda("echo", 2);
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));
@@ -200,7 +203,7 @@ TEST_F(GpuService, ManyThreadsCallOneGpuKernelAndGetTheirOwnReplies) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
-TEST_F(GpuService, HostileRecordsGetErrorRepliesAndTheKernelLives) {
+TEST_P(GpuService, HostileRecordsGetErrorRepliesAndTheKernelLives) {
   KernelPtr k = launch_cuda("echo");
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));
@@ -234,7 +237,7 @@ TEST_F(GpuService, HostileRecordsGetErrorRepliesAndTheKernelLives) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
-TEST_F(GpuService, SaxpyAndReduceSumUseWholeBlocks) {
+TEST_P(GpuService, SaxpyAndReduceSumUseWholeBlocks) {
   // Typed payloads are covered by the CPU suite; on the GPU a wrong kind
   // must come back as an error reply from the block-per-message path.
   KernelPtr k = launch_cuda("reduce_sum");
@@ -247,7 +250,7 @@ TEST_F(GpuService, SaxpyAndReduceSumUseWholeBlocks) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
-TEST_F(GpuService, TrapFaultsTheGpuKernelsThenAFreshLaunchWorks) {
+TEST_P(GpuService, TrapFaultsTheGpuKernelsThenAFreshLaunchWorks) {
   KernelPtr victim = launch_cuda("echo");
   ASSERT_TRUE(victim);
   RK_ASSERT_OK(rk_activate(victim.get()));
@@ -309,7 +312,7 @@ TEST(GpuHang, KernelWhoseHeartbeatStopsIsFaultedThenAFreshLaunchWorks) {
   RK_EXPECT_OK(rk_terminate(fresh.get(), -1));
 }
 
-TEST_F(GpuService, LaunchThatWouldNotBeCoResidentIsRefused) {
+TEST_P(GpuService, LaunchThatWouldNotBeCoResidentIsRefused) {
   std::vector<KernelPtr> running;
   rk_status refused = RK_OK;
   for (int i = 0; i < 16 && refused == RK_OK; ++i) {
@@ -327,7 +330,7 @@ TEST_F(GpuService, LaunchThatWouldNotBeCoResidentIsRefused) {
   for (auto& k : running) RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
-TEST_F(GpuService, LaunchAndTerminate100TimesReturnsDeviceMemory) {
+TEST_P(GpuService, LaunchAndTerminate100TimesReturnsDeviceMemory) {
   auto launch_once = [&] {
     KernelPtr k = launch_cuda("counter");
     ASSERT_TRUE(k);
@@ -346,7 +349,7 @@ TEST_F(GpuService, LaunchAndTerminate100TimesReturnsDeviceMemory) {
   EXPECT_GE(free1 + (8u << 20), free0) << "device memory lost: " << (free0 - free1) << " bytes";
 }
 
-TEST_F(GpuService, EightProcessesShareOneGpuKernel) {
+TEST_P(GpuService, EightProcessesShareOneGpuKernel) {
   KernelPtr k = launch_cuda("echo", 2, 0, "shared-gpu-echo");
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));
@@ -368,7 +371,7 @@ TEST_F(GpuService, EightProcessesShareOneGpuKernel) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
-TEST_F(GpuService, ClientsKilledDuringGpuTrafficLeaveNoFaultAndNoLeak) {
+TEST_P(GpuService, ClientsKilledDuringGpuTrafficLeaveNoFaultAndNoLeak) {
   KernelPtr k = launch_cuda("echo", 1, 0, "gpu-kill-target");
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));
@@ -394,6 +397,11 @@ TEST_F(GpuService, ClientsKilledDuringGpuTrafficLeaveNoFaultAndNoLeak) {
   EXPECT_EQ(st, RK_STATE_ACTIVE);
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
+
+INSTANTIATE_TEST_SUITE_P(Transfer, GpuService, ::testing::Values(RK_TRANSFER_MAPPED, RK_TRANSFER_STAGED),
+                         [](const ::testing::TestParamInfo<rk_transfer>& p) {
+                           return std::string(p.param == RK_TRANSFER_STAGED ? "staged" : "mapped");
+                         });
 
 }  // namespace
 }  // namespace rk::test

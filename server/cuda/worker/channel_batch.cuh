@@ -55,22 +55,36 @@ struct WarpTeam {
 // Copies n bytes (8-aligned) with every thread of the team, kInFlight
 // loads in flight per thread so PCIe reads overlap: a block of 256 keeps
 // 16 KiB of reads outstanding, about what one PCIe round trip needs to
-// stream at full speed.
-template <class Team>
+// stream at full speed. kFromMirror: the source is a staged ring's mirror
+// in device memory, which the copy engines rewrite behind the SMs' backs,
+// so its loads skip L1 (which could hold the same offset from the last lap).
+template <bool kFromMirror = false, class Team>
 __device__ void team_copy(const Team& team, uint8_t* dst, const uint8_t* src, uint32_t n) {
   constexpr uint32_t kInFlight = 8;
   const uint64_t* s = reinterpret_cast<const uint64_t*>(src);
   uint64_t* d = reinterpret_cast<uint64_t*>(dst);
+  auto load = [](const uint64_t* p) {
+    if constexpr (kFromMirror) return __ldcg(reinterpret_cast<const unsigned long long*>(p));
+    else return *p;
+  };
   const uint32_t words = n / 8, stride = team.size();
   uint32_t i = team.rank();
   for (; i + (kInFlight - 1) * stride < words; i += kInFlight * stride) {
     uint64_t w[kInFlight];
 #pragma unroll
-    for (uint32_t j = 0; j < kInFlight; ++j) w[j] = s[i + j * stride];
+    for (uint32_t j = 0; j < kInFlight; ++j) w[j] = load(s + i + j * stride);
 #pragma unroll
     for (uint32_t j = 0; j < kInFlight; ++j) d[i + j * stride] = w[j];
   }
-  for (; i < words; i += stride) d[i] = s[i];
+  for (; i < words; i += stride) d[i] = load(s + i);
+}
+
+// The request span's copy into a stage: from the client's ring across PCIe
+// (mapped) or from its mirror in device memory (staged).
+template <class Team>
+__device__ void copy_requests_in(const Team& team, const KernelArgs& a, uint8_t* dst, const uint8_t* src, uint32_t n) {
+  if (a.staged) team_copy<true>(team, dst, src, n);
+  else team_copy(team, dst, src, n);
 }
 
 // The block's plan for one span, in shared memory.
@@ -360,7 +374,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   const DeviceChannel& ch = cur.ch;
   auto* req = reinterpret_cast<shm::RingHeader*>(ch.request_ring);
   auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
-  const uint8_t* from = ring_buffer(req) + (cur.read & (ch.capacity - 1));
+  const uint8_t* from = reinterpret_cast<const uint8_t*>(ch.request_data) + (cur.read & (ch.capacity - 1));
   if (tid == 0) {
     batch.n = 0;
     batch.span = 0;
@@ -381,7 +395,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     return false;  // a broken channel is left alone until its session is closed
   }
   const uint64_t t0 = tid == 0 ? globaltimer() : 0;
-  team_copy(team, stages.smem_in, from, batch.span);
+  copy_requests_in(team, a, stages.smem_in, from, batch.span);
   team.sync();
   const uint64_t t1 = tid == 0 ? globaltimer() : 0;
   if (tid == 0) {
@@ -409,7 +423,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   if (batch.in_global) {  // the same in every thread
     in_stage = stages.in;
     out_stage = stages.out;
-    team_copy(team, in_stage, from, batch.span);
+    copy_requests_in(team, a, in_stage, from, batch.span);
     team.sync();
     if (tid == 0) plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes, kMaxBatch, tel.backpressure);
     team.sync();

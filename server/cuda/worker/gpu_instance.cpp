@@ -10,7 +10,9 @@
 #include <map>
 #include <mutex>
 
+#include "server/cuda/worker/cuda_check.h"
 #include "server/cuda/worker/persistent_kernel.h"
+#include "server/cuda/worker/transfer_choice.h"
 #include "server/cuda/worker/trace.h"
 #include "shm/clock.h"
 #include "shm/doorbell.h"
@@ -18,14 +20,6 @@
 namespace rk::server::gpu {
 
 namespace {
-
-// A CUDA error in the worker is fatal: a sticky device fault poisons the
-// whole context, so the daemon restarts us rather than trust it.
-void die_on(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return;
-  std::fprintf(stderr, "ringkernel-cuda-worker: %s: %s\n", what, cudaGetErrorString(e));
-  std::_Exit(3);
-}
 
 template <class T>
 T* device_address(void* host) {
@@ -132,6 +126,23 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
     return nullptr;
   }
 
+  // Like co-residency, settled before anything is registered.
+  g->transfer_ = Transfer(m.transfer);
+  if (g->transfer_ == Transfer::automatic) g->transfer_ = debug_kernel ? Transfer::mapped : choose_transfer(m.builtin);
+  if (g->transfer_ == Transfer::staged && !StagingBridge::supported(device, why)) {
+    if (Transfer(m.transfer) == Transfer::staged) {
+      status = Errc::invalid_argument;
+      return nullptr;
+    }
+    why.clear();
+    g->transfer_ = Transfer::mapped;  // what "auto" falls back to
+  }
+  if (g->transfer_ != Transfer::mapped && g->transfer_ != Transfer::staged) {
+    status = Errc::invalid_argument;
+    why = "unknown transfer strategy";
+    return nullptr;
+  }
+
   // Checked above before anything was registered: a refused launch must
   // not unregister (see unpin_later).
   trace("launch: register control and bell", m.instance);
@@ -171,11 +182,17 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   }
   a.instance = m.instance;
   a.builtin = m.builtin;
+  a.staged = g->transfer_ == Transfer::staged;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
-  // Clients bump the bell's seq after publishing, without a system call.
-  at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
+  if (a.staged) {
+    // The bridge, not the GPU, watches the rings: it sleeps on the bell.
+    g->bridge_ = std::make_unique<StagingBridge>(device, g->bell_, a.shared->pending);
+  } else {
+    // Clients bump the bell's seq after publishing, without a system call.
+    at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
+  }
   trace("launch: kernel", m.instance);
   // The debug kernels read no channel table.
   g->trap_ = debug_kernel;
@@ -195,6 +212,7 @@ GpuInstance::~GpuInstance() {
   if (bell_) shm::Doorbell(&bell_->parked).wake_all();
   if (waker_.joinable()) waker_.join();
   if (monitor_.joinable()) monitor_.join();  // the kernel has exited
+  bridge_.reset();  // after: a terminating kernel drains what the bridge copies
   for (auto& c : channels_) unpin_later(c.area);
   for (auto& c : retired_) unpin_later(c.area);
   if (!stream_) return;  // never launched
@@ -237,6 +255,11 @@ void GpuInstance::trace_rings() {
   std::snprintf(line, sizeof line, "  all blocks (us): posted -> serve %llu, publish -> next posted %llu",
                 (unsigned long long)to_serve / 1000, (unsigned long long)to_posted / 1000);
   trace(line);
+  if (bridge_) {
+    std::snprintf(line, sizeof line, "  bridge: %llu spans, %llu bytes", (unsigned long long)bridge_->spans(),
+                  (unsigned long long)bridge_->bytes());
+    trace(line);
+  }
   const ScoutStats& sc = control_->scout;
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
@@ -278,7 +301,7 @@ void GpuInstance::monitor() {
 }
 
 bool GpuInstance::publish_table(std::string& why) {
-  at(bell_->bell.waiters).fetch_or(shm::kBellPolled, std::memory_order_relaxed);
+  if (!bridge_) at(bell_->bell.waiters).fetch_or(shm::kBellPolled, std::memory_order_relaxed);
   const uint64_t epoch = at(control_->cb.table_epoch).load(std::memory_order_relaxed) + 1;
   at(control_->cb.table_epoch).store(epoch, std::memory_order_release);
   if (exited_.load() || trap_) return true;  // nobody reads the table (any more)
@@ -326,6 +349,7 @@ Errc GpuInstance::bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> se
   c.index = index;
   DeviceChannel& d = table_->channels[index];
   d.request_ring = reinterpret_cast<uint64_t>(device_address<void>(c.request));
+  d.request_data = d.request_ring + sizeof(shm::RingHeader);
   d.reply_ring = reinterpret_cast<uint64_t>(device_address<void>(c.reply));
   // Bounds from the daemon's own record, never from the client-writable header.
   d.capacity = m.capacity;
@@ -334,6 +358,10 @@ Errc GpuInstance::bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> se
   // when a slot is reused): the kernel resets its cursors on a new key.
   static uint64_t binds = 0;
   d.key = ++binds;
+  if (bridge_) {
+    c.mirror = bridge_->add(index, d.key, c.request, m.capacity);
+    d.request_data = reinterpret_cast<uint64_t>(c.mirror);
+  }
   at(d.live).store(1, std::memory_order_release);
   if (index == table_->count) at(table_->count).store(index + 1, std::memory_order_release);
   channels_.push_back(std::move(c));
@@ -347,6 +375,7 @@ Errc GpuInstance::unbind(uint64_t key, std::string& why) {
   std::lock_guard lock(mu_);
   auto it = std::find_if(channels_.begin(), channels_.end(), [&](const BoundChannel& c) { return c.key == key; });
   if (it == channels_.end()) return Errc::ok;
+  if (bridge_) bridge_->remove(it->index);  // copies nothing more into its mirror
   at(table_->channels[it->index].live).store(0, std::memory_order_release);
   if (!publish_table(why)) {
     // The GPU may still read it: keep the memory pinned and mapped forever
@@ -355,6 +384,7 @@ Errc GpuInstance::unbind(uint64_t key, std::string& why) {
     channels_.erase(it);
     return Errc::internal;
   }
+  if (bridge_) bridge_->release(it->mirror);  // no block reads it any more
   retired_.push_back(std::move(*it));
   channels_.erase(it);
   return Errc::ok;

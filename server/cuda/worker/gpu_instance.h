@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "server/transfer.h"
 #include "server/cuda/worker/kernel_args.h"
+#include "server/cuda/worker/staging_bridge.h"
 #include "server/cuda/worker_protocol.h"
 #include "shm/segment.h"
 
@@ -35,6 +37,7 @@ struct BoundChannel {
   shm::RingHeader* request = nullptr; // host addresses, for the waker
   shm::RingHeader* reply = nullptr;
   uint64_t seen_reply_tail = 0, seen_request_head = 0;
+  uint8_t* mirror = nullptr;          // staged: the request ring's copy in device memory
 };
 
 // Unregisters the host memory that ended kernels left pinned. Call only
@@ -53,6 +56,7 @@ class GpuInstance {
   Errc bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> seg, std::string& why);
   Errc unbind(uint64_t key, std::string& why);
   double share() const { return share_; }
+  Transfer transfer() const { return transfer_; }
   // Asks the kernel to leave its loop (the daemon is gone).
   void request_stop();
   bool exited() const { return exited_.load(); }
@@ -71,6 +75,8 @@ class GpuInstance {
   uint32_t id_ = 0;
   uint32_t grid_ = 0, block_ = 0;
   double share_ = 0;
+  Transfer transfer_ = Transfer::mapped;
+  std::unique_ptr<StagingBridge> bridge_;  // staged transfer only
   std::shared_ptr<shm::Segment> control_seg_, bell_seg_;
   ControlPage* control_ = nullptr;     // host address
   shm::KernelBell* bell_ = nullptr;    // host address

@@ -19,6 +19,7 @@ struct KernelArgs {
   uint32_t state_bytes;
   uint32_t instance;
   uint32_t builtin;           // rk::builtin::Builtin
+  uint32_t staged;            // 1: a bridge copies the requests to device memory and posts their tails
 };
 
 }  // namespace rk::server::gpu

@@ -54,6 +54,7 @@ __device__ void refresh_own_channels(BlockState& b, const KernelArgs& a, BlockSt
     if (!load_acquire(&entry.live)) continue;
     DeviceCursor& cur = a.cursors[i];
     cur.ch.request_ring = load_relaxed(&entry.request_ring);
+    cur.ch.request_data = load_relaxed(&entry.request_data);
     cur.ch.reply_ring = load_relaxed(&entry.reply_ring);
     cur.ch.capacity = load_relaxed(&entry.capacity);
     cur.ch.max_record = load_relaxed(&entry.max_record);
@@ -188,7 +189,8 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
         // is stalled (it is retried from there), one right after the block
         // served (a span bigger than the stage has more to serve), many
         // otherwise.
-        const uint32_t budget = b.stalled ? kStalledRetryRounds : worked ? 1 : kScoutBudget;
+        // A staged kernel's scout has no tails to poll: one round each time.
+        const uint32_t budget = a.staged ? 1 : b.stalled ? kStalledRetryRounds : worked ? 1 : kScoutBudget;
         const ScoutResult r =
             scout_until_work(scout, a, lane, budget, kSpinRounds, kIdleSleepNs, serve_inline, on_quiet);
         if (lane == 0) {
@@ -238,8 +240,10 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
     }
     // Long idle: back off so an idle GPU does not burn power, bounded so new
     // work is still seen within a few microseconds. Block 0's scout sleeps
-    // in its own loop; the others sleep here.
-    const uint32_t spin = scout_block ? kSpinRounds / kScoutBudget : kWorkerSpinRounds;
+    // in its own loop (unless staged: one scout round per trip); the others
+    // sleep here.
+    const bool scout_sleeps = scout_block && !a.staged;
+    const uint32_t spin = scout_sleeps ? kSpinRounds / kScoutBudget : kWorkerSpinRounds;
     if (worked || b.posted) {
       if (idle_rounds > spin && tid == 0) store_relaxed(&st->parked, 0u);
       idle_rounds = 0;
@@ -248,7 +252,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
         store_relaxed(&st->backpressure, tel.backpressure);
         store_relaxed(&st->parked, 1u);
       }
-      if (!scout_block) __nanosleep(kWorkerSleepNs);
+      if (!scout_sleeps) __nanosleep(kWorkerSleepNs);
     }
     __syncthreads();  // b.* is rewritten by warp 0 next round
   }

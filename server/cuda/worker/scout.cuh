@@ -152,6 +152,21 @@ __device__ inline bool scout_drained(const ScoutState& s, const DeviceCursor* cu
   return __all_sync(0xffffffffu, drained);
 }
 
+// The same for a staged kernel, whose tails the bridge posts: what clients
+// published (their tails, read now) against what the owners consumed.
+__device__ inline bool staged_drained(const ScoutState& s, const DeviceCursor* cursors, uint32_t lane) {
+  bool drained = true;
+  for (uint32_t k = lane; k < s.count; k += 32) {
+    if (s.request_ring[k] == 0) continue;
+    const uint64_t tail = load_relaxed(&reinterpret_cast<const shm::RingHeader*>(s.request_ring[k])->tail);
+    const DeviceCursor& c = cursors[k];
+    const uint64_t read = load_acquire_gpu(&c.read), stalled = load_acquire_gpu(&c.stalled);
+    const bool current = uint16_t(load_acquire_gpu(&c.key)) == s.key16[k];
+    if (!current || (((tail - read) & kPendingTailMask) != 0 && stalled != read + 1)) drained = false;
+  }
+  return __all_sync(0xffffffffu, drained);
+}
+
 // Offers the moved slots of block 0 (bit j of each lane's `own_moved` is
 // slot lane + 32 j) to `serve_inline(slot, tail, key16)`, which serves
 // them with this warp and says whether nothing is left for block 0.
@@ -176,7 +191,8 @@ __device__ bool serve_own_inline(const ScoutState& s, uint32_t own_moved, ServeI
 // the posts to other blocks releases). A round whose moves are all in the
 // first 32 slots and owned by block 0 thus needs no fence at all: the
 // scout serves them itself, and the warp barrier before it orders every
-// lane's reads after the acquiring lane's.
+// lane's reads after the acquiring lane's. A staged kernel's scout reads
+// the command words alone: its bridge posts the tails.
 template <class ServeInline>
 __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
   ScoutResult r{false, false, false, false};
@@ -191,9 +207,9 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     s.active = load_relaxed(&cb->active);
     s.terminate = load_relaxed(&cb->terminate_requested);
     s.epoch = load_relaxed(&cb->table_epoch);
-    s.bell = load_relaxed(&a.bell->bell.seq);
+    if (!a.staged) s.bell = load_relaxed(&a.bell->bell.seq);
   }
-  load_tails(s, lane, tail, want, true, [&](uint32_t k) { return is_hot(s, k); });
+  load_tails(s, lane, tail, want, true, [&](uint32_t k) { return !a.staged && is_hot(s, k); });
   bool seen_move = false, far = false;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
@@ -233,7 +249,8 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     if (lane == 0) store_release_gpu(&a.shared->table_epoch, epoch);
     r.table_changed = true;
   }
-  const bool sweep = r.table_changed || terminate || sweep_due || (bell_rang && (!moved || s.round % 8 == 0));
+  const bool sweep =
+      !a.staged && (r.table_changed || terminate || sweep_due || (bell_rang && (!moved || s.round % 8 == 0)));
   if (active && sweep) {
     load_tails(s, lane, tail, want, false, [&](uint32_t k) { return !is_hot(s, k); });
     acquire_fence_system();
@@ -248,7 +265,8 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     // Leave once everything seen is consumed, twice in a row (an owner may
     // be between reading its pending word and publishing); at once when
     // inactive, since nothing is served then.
-    const bool drained = !active || scout_drained(s, a.cursors, lane);
+    const bool drained =
+        !active || (a.staged ? staged_drained(s, a.cursors, lane) : scout_drained(s, a.cursors, lane));
     if (lane == 0) s.drained_rounds = drained && !moved ? s.drained_rounds + 1 : 0;
     __syncwarp();
     r.quit = s.drained_rounds >= 2;

@@ -139,8 +139,12 @@ int main(int argc, char** argv) {
               send(x);
             },
             status, why);
-        if (g) instances[m.instance] = std::move(g);
-        send(reply_to(m, status, why));
+        WorkerMessage r = reply_to(m, status, why);
+        if (g) {
+          r.transfer = uint16_t(g->transfer());
+          instances[m.instance] = std::move(g);
+        }
+        send(r);
         break;
       }
       case WorkerOp::bind: {

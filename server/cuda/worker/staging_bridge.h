@@ -1,0 +1,87 @@
+// The staged transfer strategy's bridge (docs/transfer.md): a host thread
+// that watches the request rings of one kernel's channels (host memory: no
+// PCIe) and moves every new span of records, whole, into a device-memory
+// mirror of the ring with cudaMemcpyAsync on its own copy stream, then
+// posts the span's end to the channel's owning block with a stream-ordered
+// write (cuStreamWriteValue64, which fences after the copy). The kernel
+// then reads requests from device memory instead of across PCIe; replies
+// still go straight into the client's reply ring.
+//
+// The mirror has the ring's geometry (same capacity, same offsets), so the
+// kernel's cursor and the request head it publishes mean the same in both:
+// a client reuses ring space only after the kernel consumed it, long after
+// the copy, and the mirror never holds more than the ring does. There is
+// no fixed poll: the thread spins while spans keep coming and then sleeps
+// on the instance's bell, which clients ring after every publish.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shm/doorbell.h"
+#include "shm/ring_layout.h"
+#include "shm/segment_layout.h"
+
+namespace rk::server::gpu {
+
+class StagingBridge {
+ public:
+  // Whether this device can post the stream-ordered 64-bit writes the
+  // bridge relies on; `why` says what is missing if not.
+  static bool supported(int device, std::string& why);
+
+  // `pending`: device address of KernelShared::pending (one word per slot).
+  StagingBridge(int device, shm::KernelBell* bell, uint64_t* pending);
+  ~StagingBridge();  // stops the thread, then frees every mirror
+  StagingBridge(const StagingBridge&) = delete;
+  StagingBridge& operator=(const StagingBridge&) = delete;
+
+  // Starts staging a channel: allocates its mirror and posts its starting
+  // position (so a slot's older word is never taken for this channel).
+  // Returns the mirror's device address.
+  uint8_t* add(uint32_t slot, uint64_t key, shm::RingHeader* request, uint64_t capacity);
+  // Stops staging `slot`; when it returns no copy for it is in flight. The
+  // mirror stays allocated until release() (the GPU may still read it).
+  uint8_t* remove(uint32_t slot);
+  // Frees a removed channel's mirror, once the kernel no longer reads it.
+  void release(uint8_t* mirror);
+
+  uint64_t spans() const { return spans_.load(std::memory_order_relaxed); }
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Channel {
+    uint32_t slot;
+    uint64_t key;
+    shm::RingHeader* request;  // host address
+    const uint8_t* ring;       // host address of its buffer
+    uint8_t* mirror;           // device address
+    uint64_t capacity;
+    uint64_t copied;           // ring position copied (and posted) up to
+    bool broken;               // its tail made no sense: posted, not copied
+  };
+
+  void run();
+  bool any_moved();
+  // Copies [copied, tail) into the mirror and posts tail. One or two
+  // copies (the span may wrap), never one per record.
+  void move_span(Channel& c, uint64_t tail);
+  void post(uint32_t slot, uint64_t key, uint64_t tail);
+
+  int device_;
+  shm::KernelBell* bell_;
+  uint64_t* pending_;
+  cudaStream_t stream_ = nullptr;
+  std::mutex mu_;  // guards channels_ and the stream's use
+  std::vector<Channel> channels_;
+  shm::WaitStop stop_;
+  std::atomic<uint64_t> spans_{0}, bytes_{0};
+  std::thread thread_;
+};
+
+}  // namespace rk::server::gpu
