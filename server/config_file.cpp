@@ -88,6 +88,7 @@ class TableReader {
 };
 
 const std::set<std::string> kBackends = {"auto", "cpu", "cuda"};
+const std::set<std::string> kTransfers = {"auto", "mapped", "staged"};
 const std::set<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "off"};
 
 const toml::table& sub_table(const toml::table& root, const std::string& key, const std::string& source) {
@@ -150,6 +151,7 @@ DaemonConfig parse_config(std::string_view text, const std::string& source) {
       s.backend = k.string("backend", kBackends).value_or("auto");
       s.device = int32_t(k.integer("device", -1, 1023).value_or(-1));
       s.ring_bytes = k.ring_bytes("ring_bytes").value_or(0);
+      s.transfer = k.string("transfer", kTransfers).value_or("auto");
       s.grid = uint32_t(k.integer("grid", 0, 1 << 20).value_or(0));
       s.block = uint32_t(k.integer("block", 0, 1024).value_or(0));
       s.active = k.boolean("active").value_or(true);

@@ -24,6 +24,7 @@ struct StartupKernel {
   std::string backend = "auto";
   int32_t device = -1;
   uint64_t ring_bytes = 0;     // 0: the daemon's default
+  std::string transfer = "auto";  // auto, mapped or staged; only CUDA heeds it
   uint32_t grid = 0, block = 0;
   bool active = true;          // activate right after launch
   std::string where;           // "file:line:col" of the entry, for messages

@@ -152,8 +152,8 @@ int main(int argc, char** argv) {
               << "\nsegment_bytes " << control.limits.segment_bytes << "\nkernels_per_session "
               << control.limits.max_channels << "\nterminate_timeout_ms " << terminate_ms << "\n";
     for (const auto& k : file.kernels)
-      std::cout << "kernel " << k.name << " = " << k.kernel << " (" << k.backend << (k.active ? ", active" : "")
-                << ")\n";
+      std::cout << "kernel " << k.name << " = " << k.kernel << " (" << k.backend
+                << (k.transfer != "auto" ? ", transfer " + k.transfer : "") << (k.active ? ", active" : "") << ")\n";
     return 0;
   }
 
@@ -203,6 +203,10 @@ int main(int argc, char** argv) {
     r.backend = k.backend;
     r.device = k.device;
     r.ring_bytes = k.ring_bytes;
+    // parse_config admitted only these three names.
+    r.transfer = k.transfer == "mapped"   ? rk::server::Transfer::mapped
+                 : k.transfer == "staged" ? rk::server::Transfer::staged
+                                          : rk::server::Transfer::automatic;
     r.grid = k.grid;
     r.block = k.block;
     if (service.launch_shared(r, k.active, why) != rk::Errc::ok) {

@@ -42,6 +42,31 @@ func (b Backend) String() string {
 	return "backend(" + strconv.Itoa(int(b)) + ")"
 }
 
+// Transfer selects how a CUDA kernel's requests reach the GPU
+// (docs/transfer.md). The CPU backend reads the rings in place and ignores
+// it.
+type Transfer int
+
+// Transfer strategies, as rk_transfer numbers them.
+const (
+	TransferAuto   Transfer = 0 // the server picks per kernel
+	TransferMapped Transfer = 1 // the GPU reads the session's rings across PCIe
+	TransferStaged Transfer = 2 // the copy engines move whole ring spans to device memory
+)
+
+// String returns "auto", "mapped" or "staged".
+func (t Transfer) String() string {
+	switch t {
+	case TransferAuto:
+		return "auto"
+	case TransferMapped:
+		return "mapped"
+	case TransferStaged:
+		return "staged"
+	}
+	return "transfer(" + strconv.Itoa(int(t)) + ")"
+}
+
 // fail turns a failed rkgo_result into an *Error and frees its message.
 func fail(r C.rkgo_result) *Error {
 	e := &Error{Code: Code(r.status)}
@@ -150,6 +175,10 @@ type LaunchOptions struct {
 	RingBytes uint64
 	// Device is the GPU ordinal to launch on; nil: any device.
 	Device *int
+	// Transfer is how requests reach a CUDA kernel; TransferAuto: the
+	// server picks. Values other than the constants fail with
+	// ErrInvalidArgument.
+	Transfer Transfer
 }
 
 // Launch starts kernel kind (a registered name such as "echo" or
@@ -176,7 +205,7 @@ func (c *Client) Launch(ctx context.Context, kind string, opts *LaunchOptions) (
 			defer C.free(unsafe.Pointer(cname))
 		}
 		r := C.rkgo_launch(c.c, ckind, C.rk_backend(o.Backend), cname, C.uint32_t(o.Grid), C.uint32_t(o.Block),
-			C.uint64_t(o.RingBytes), C.int32_t(device))
+			C.uint64_t(o.RingBytes), C.int32_t(device), C.rk_transfer(o.Transfer))
 		return c.adopt(r)
 	}, closeKernel)
 }

@@ -134,6 +134,32 @@ func TestLaunch_UnknownKind_ErrNotFound(t *testing.T) {
 	wantErr(t, err, ringkernel.ErrNotFound)
 }
 
+func TestLaunch_StagedOrMappedTransferOnCPU_ServesCalls(t *testing.T) {
+	// The CPU backend reads the rings in place whatever strategy is asked.
+	c := connect(t)
+	ctx := context.Background()
+	for _, tr := range []ringkernel.Transfer{ringkernel.TransferStaged, ringkernel.TransferMapped} {
+		k, err := c.Launch(ctx, "echo", &ringkernel.LaunchOptions{Backend: ringkernel.BackendCPU, Transfer: tr})
+		if err != nil {
+			t.Fatalf("Launch(%v): %v", tr, err)
+		}
+		defer k.Close()
+		if err := k.Activate(ctx); err != nil {
+			t.Fatalf("Activate: %v", err)
+		}
+		m, err := k.Call(ctx, 5, []byte(tr.String()))
+		if err != nil || string(m.Bytes()) != tr.String() {
+			t.Fatalf("Call on a %v launch: %v", tr, err)
+		}
+		m.Release()
+	}
+}
+
+func TestLaunch_UnknownTransfer_ErrInvalidArgument(t *testing.T) {
+	_, err := connect(t).Launch(context.Background(), "echo", &ringkernel.LaunchOptions{Transfer: 7})
+	wantErr(t, err, ringkernel.ErrInvalidArgument)
+}
+
 func TestAttach_UnknownName_ErrNotFound(t *testing.T) {
 	_, err := connect(t).Attach(context.Background(), "no-such-instance")
 	wantErr(t, err, ringkernel.ErrNotFound)

@@ -70,7 +70,7 @@ typedef struct rkgo_kernel_result {
 /* instance_name NULL: private; device -1: any. */
 static inline rkgo_kernel_result rkgo_launch(rk_client *client, const char *kind, rk_backend backend,
                                              const char *instance_name, uint32_t grid, uint32_t block,
-                                             uint64_t ring_bytes, int32_t device) {
+                                             uint64_t ring_bytes, int32_t device, rk_transfer transfer) {
   rk_launch_options o;
   rk_launch_options_init(&o);
   o.backend = backend;
@@ -79,6 +79,7 @@ static inline rkgo_kernel_result rkgo_launch(rk_client *client, const char *kind
   o.block = block;
   o.ring_bytes = ring_bytes;
   o.device = device;
+  o.transfer = transfer;
   rkgo_kernel_result out;
   out.kernel = NULL;
   out.r = rkgo_result_of(rk_launch(client, kind, &o, &out.kernel));

@@ -4,6 +4,7 @@
 // server counts them.
 #include <signal.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -244,6 +245,87 @@ TEST_F(CapiLifecycle, InvalidLaunchOptions_RefusedWithMessage) {
   EXPECT_EQ(s, RK_E_NO_DEVICE) << why(s);
   EXPECT_STRNE(rk_last_error_message(), "");
   EXPECT_EQ(k, nullptr);
+  EXPECT_EQ(server_info(c.get()).instances, 0u) << "a refused launch leaves no instance";
+}
+
+TEST_F(CapiLifecycle, StagedOrMappedTransfer_OnCpuLaunchesAndServesCalls) {
+  // The CPU backend reads the rings in place whatever strategy is asked.
+  ClientPtr c = connect_to(daemon_);
+  ASSERT_TRUE(c);
+  for (rk_transfer t : {RK_TRANSFER_STAGED, RK_TRANSFER_MAPPED}) {
+    rk_launch_options o;
+    rk_launch_options_init(&o);
+    o.backend = RK_BACKEND_CPU;
+    o.transfer = t;
+    KernelPtr k = launch(c.get(), "echo", &o);
+    ASSERT_TRUE(k) << "transfer " << t;
+    RK_ASSERT_OK(rk_activate(k.get()));
+    rk_message* reply = nullptr;
+    rk_status s = rk_call(k.get(), 4, "moved", 5, &reply, 10000);
+    ASSERT_EQ(s, RK_OK) << "transfer " << t << ": " << why(s);
+    size_t len = 0;
+    const void* data = rk_message_data(reply, &len);
+    EXPECT_EQ(std::string(static_cast<const char*>(data), len), "moved");
+    rk_message_release(reply);
+  }
+}
+
+TEST_F(CapiLifecycle, UnknownTransfer_RefusedWithMessage) {
+  ClientPtr c = connect_to(daemon_);
+  ASSERT_TRUE(c);
+  rk_launch_options o;
+  rk_launch_options_init(&o);
+  o.transfer = static_cast<rk_transfer>(7);
+  rk_kernel* k = nullptr;
+  const rk_status s = rk_launch(c.get(), "echo", &o, &k);
+  EXPECT_EQ(s, RK_E_INVALID_ARGUMENT) << why(s);
+  EXPECT_NE(std::string(rk_last_error_message()).find("rk_transfer"), std::string::npos) << rk_last_error_message();
+  EXPECT_EQ(k, nullptr);
+  EXPECT_EQ(server_info(c.get()).instances, 0u) << "a refused launch leaves no instance";
+}
+
+TEST_F(CapiLifecycle, OptionsBuiltBeforeTransfer_StillLaunch) {
+  // A caller compiled against the header before `transfer` existed passes
+  // a smaller size; the library must not read past it (it gets AUTO).
+  ClientPtr c = connect_to(daemon_);
+  ASSERT_TRUE(c);
+  rk_launch_options o;
+  rk_launch_options_init(&o);
+  o.size = offsetof(rk_launch_options, transfer);
+  o.transfer = static_cast<rk_transfer>(7);  // beyond size: must be ignored
+  KernelPtr k = launch(c.get(), "echo", &o);
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  rk_message* reply = nullptr;
+  const rk_status s = rk_call(k.get(), 4, "old", 3, &reply, 10000);
+  EXPECT_EQ(s, RK_OK) << why(s);
+  rk_message_release(reply);
+}
+
+TEST_F(CapiLifecycle, RawLaunchWithUnknownTransfer_ServerSaysInvalidArgument) {
+  // The library never sends this; a client speaking the protocol itself may.
+  RawControl raw(daemon_.socket_path());
+  ASSERT_TRUE(raw.connected());
+  ASSERT_EQ(raw.hello(RK_ABI_VERSION), Errc::ok);
+  ASSERT_EQ(raw.reply().getStatus(), 0u) << raw.reply().getMessage().cStr();
+  if (int fd = raw.take_fd(); fd >= 0) ::close(fd);  // the session segment: not needed here
+  {
+    capnp::MallocMessageBuilder m;
+    m.initRoot<rk::schema::Request>().setSegmentMapped();
+    ASSERT_EQ(raw.exchange(m), Errc::ok);
+  }
+  capnp::MallocMessageBuilder m;
+  auto l = m.initRoot<rk::schema::Request>().initLaunch();
+  l.setKernel("echo");
+  l.setTransfer(static_cast<rk::schema::Transfer>(7));
+  ASSERT_EQ(raw.exchange(m), Errc::ok);
+  EXPECT_EQ(raw.reply().getStatus(), uint16_t(RK_E_INVALID_ARGUMENT));
+  const std::string message = raw.reply().getMessage();
+  EXPECT_NE(message.find("transfer"), std::string::npos) << message;
+  EXPECT_FALSE(raw.reply().isBound());
+
+  ClientPtr c = connect_to(daemon_);
+  ASSERT_TRUE(c);
   EXPECT_EQ(server_info(c.get()).instances, 0u) << "a refused launch leaves no instance";
 }
 

@@ -56,6 +56,7 @@ kernel = "reduce_sum"
 backend = "cpu"
 device = 0
 ring_bytes = 65536
+transfer = "staged"
 grid = 2
 block = 64
 active = false
@@ -75,10 +76,12 @@ active = false
   EXPECT_EQ(c.kernels[0].name, "shared-echo");
   EXPECT_EQ(c.kernels[0].kernel, "echo");
   EXPECT_EQ(c.kernels[0].backend, "auto");
+  EXPECT_EQ(c.kernels[0].transfer, "auto");
   EXPECT_TRUE(c.kernels[0].active);
   EXPECT_EQ(c.kernels[1].backend, "cpu");
   EXPECT_EQ(c.kernels[1].device, 0);
   EXPECT_EQ(c.kernels[1].ring_bytes, 65536u);
+  EXPECT_EQ(c.kernels[1].transfer, "staged");
   EXPECT_EQ(c.kernels[1].grid, 2u);
   EXPECT_EQ(c.kernels[1].block, 64u);
   EXPECT_FALSE(c.kernels[1].active);
@@ -113,6 +116,12 @@ TEST(ConfigFile, OutOfRange_SaysTheRange) {
 TEST(ConfigFile, BackendNotKnown_ListsTheChoices) {
   const std::string e = error_of("[server]\nbackend = \"opencl\"\n");
   EXPECT_NE(e.find("must be one of auto, cpu, cuda"), std::string::npos) << e;
+}
+
+TEST(ConfigFile, TransferNotKnown_ListsTheChoicesWithItsPlace) {
+  const std::string e = error_of("[[kernel]]\nname = \"e\"\nkernel = \"echo\"\ntransfer = \"zero-copy\"\n");
+  EXPECT_EQ(e.rfind("test.toml:4:", 0), 0u) << e;
+  EXPECT_NE(e.find("'kernel.transfer' must be one of auto, mapped, staged (got 'zero-copy')"), std::string::npos) << e;
 }
 
 TEST(ConfigFile, RingBytesNotPowerOfTwo_IsAnError) {

@@ -26,7 +26,8 @@ struct ConfigFile {
 };
 
 TEST(DaemonConfig, StartupKernel_IsSharedAndActive_ClientsAttachWithoutLaunching) {
-  ConfigFile cfg("[[kernel]]\nname = \"boot-echo\"\nkernel = \"echo\"\n\n"
+  // boot-echo asks for staged transfer, which the CPU backend ignores.
+  ConfigFile cfg("[[kernel]]\nname = \"boot-echo\"\nkernel = \"echo\"\ntransfer = \"staged\"\n\n"
                  "[[kernel]]\nname = \"idle-echo\"\nkernel = \"echo\"\nactive = false\n");
   Daemon d({"--config", cfg.path()});
   ASSERT_TRUE(d.started()) << d.error();

@@ -109,6 +109,26 @@ TEST_F(Ringkernelctl, LaunchNamed_ListedSteerableThenTerminated) {
   EXPECT_TRUE(listed("x").is_null()) << "x is still listed after terminate";
 }
 
+TEST_F(Ringkernelctl, LaunchWithTransferStaged_OnCpuServesCalls) {
+  // The CPU backend reads the rings in place whatever strategy is asked.
+  const CommandResult launched = ctl({"launch", "echo", "--name", "t", "--transfer", "staged", "--activate"});
+  ASSERT_TRUE(launched.exited_ok()) << launched.describe(last_);
+  const CommandResult call = ctl({"call", "echo", "via-staged", "--attach", "t"});
+  EXPECT_TRUE(call.exited_ok()) << call.describe(last_);
+  EXPECT_EQ(call.out.substr(0, call.out.find('\n')), "via-staged");
+
+  const Json j = ctl_json({"call", "echo", "mapped", "--transfer", "mapped", "--json"});
+  EXPECT_EQ(j["reply"], "mapped");
+  EXPECT_TRUE(ctl({"terminate", "--attach", "t"}).exited_ok()) << what();
+}
+
+TEST_F(Ringkernelctl, LaunchWithUnknownTransfer_IsAUsageError) {
+  const CommandResult r = ctl({"launch", "echo", "--name", "u", "--transfer", "zero-copy"});
+  EXPECT_EQ(r.exit_code(), 2) << r.describe(last_);
+  EXPECT_NE(r.err.find("--transfer"), std::string::npos) << r.err;
+  EXPECT_TRUE(listed("u").is_null()) << "a launch went ahead with an unknown transfer";
+}
+
 TEST_F(Ringkernelctl, BadSocket_NonZeroExitAndAMessage) {
   const std::string nowhere = daemon_.dir() + "/no-such.sock";
   last_ = {std::string(RK_BIN_DIR) + "/ringkernelctl", "--socket", nowhere, "info"};

@@ -47,6 +47,12 @@ rk_backend parse_backend(const std::string& b) {
   return RK_BACKEND_AUTO;
 }
 
+rk_transfer parse_transfer(const std::string& t) {
+  if (t == "mapped") return RK_TRANSFER_MAPPED;
+  if (t == "staged") return RK_TRANSFER_STAGED;
+  return RK_TRANSFER_AUTO;
+}
+
 std::optional<InstanceRow> find_row(const std::vector<InstanceRow>& rows, const std::string& name) {
   for (const auto& r : rows)
     if (r.instance_name == name) return r;
@@ -258,6 +264,7 @@ void cmd_launch(const Globals& g, const LaunchArgs& a) {
   o.block = a.block;
   o.ring_bytes = a.ring_bytes;
   o.device = a.device;
+  o.transfer = parse_transfer(a.transfer);
   rk_kernel* raw = nullptr;
   check(rk_launch(c.get(), a.kernel.c_str(), &o, &raw), "launch " + a.kernel + " as " + quoted(a.name));
   KernelPtr k(raw);
@@ -313,6 +320,7 @@ void cmd_call(const Globals& g, const CallArgs& a) {
     rk_launch_options o;
     rk_launch_options_init(&o);
     o.backend = parse_backend(a.backend);
+    o.transfer = parse_transfer(a.transfer);
     rk_kernel* raw = nullptr;
     check(rk_launch(c.get(), "echo", &o, &raw), "launch a private echo");
     k.reset(raw);

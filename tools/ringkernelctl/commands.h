@@ -21,6 +21,7 @@ struct LaunchArgs {
   std::string kernel;
   std::string name;
   std::string backend = "auto";
+  std::string transfer = "auto";  // auto, mapped or staged (CUDA only)
   uint64_t ring_bytes = 0;
   uint32_t grid = 0, block = 0;
   int32_t device = -1;
@@ -32,6 +33,7 @@ struct CallArgs {
   std::vector<std::string> words;  // joined with spaces: the text to send
   std::string attach;              // empty: launch a private instance
   std::string backend = "auto";
+  std::string transfer = "auto";
   uint32_t count = 1;
 };
 

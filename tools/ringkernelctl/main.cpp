@@ -85,6 +85,11 @@ int main(int argc, char** argv) {
   launch->add_option("--backend", launch_args.backend, "auto (the server's best), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  launch->add_option("--transfer", launch_args.transfer,
+                     "how requests reach a CUDA kernel: auto (the server picks), mapped or staged; the CPU backend "
+                     "ignores it (docs/transfer.md)")
+      ->check(CLI::IsMember({"auto", "mapped", "staged"}))
+      ->capture_default_str();
   launch->add_option("--ring-bytes", launch_args.ring_bytes,
                      "bytes per ring direction, a power of two (e.g. 1MiB); default: the server's (1 MiB)")
       ->transform(CLI::AsSizeValue(false));
@@ -108,6 +113,9 @@ int main(int argc, char** argv) {
   call->add_option("--attach", call_args.attach, "call this shared echo instance instead");
   call->add_option("--backend", call_args.backend, "backend of the private echo: auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  call->add_option("--transfer", call_args.transfer, "transfer strategy of the private echo: auto, mapped or staged")
+      ->check(CLI::IsMember({"auto", "mapped", "staged"}))
       ->capture_default_str();
   call->add_option("--count", call_args.count, "calls to make (round trip min / p50 / max)")
       ->check(CLI::Range(1u, 1000000u))

@@ -43,7 +43,42 @@ impl Backend {
     }
 }
 
-/// How to launch a kernel: backend, sharing, geometry and ring size.
+/// How a CUDA kernel's requests reach the GPU (`docs/transfer.md`). The
+/// CPU backend reads the rings in place and ignores it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Transfer {
+    /// The server picks per kernel.
+    #[default]
+    Auto,
+    /// The GPU reads the session's rings across PCIe: lowest latency.
+    Mapped,
+    /// The copy engines move whole ring spans to device memory.
+    Staged,
+}
+
+impl Transfer {
+    /// The C value of this strategy.
+    pub fn to_raw(self) -> sys::rk_transfer {
+        match self {
+            Transfer::Auto => sys::RK_TRANSFER_AUTO,
+            Transfer::Mapped => sys::RK_TRANSFER_MAPPED,
+            Transfer::Staged => sys::RK_TRANSFER_STAGED,
+        }
+    }
+
+    /// The strategy for a C value; values this binding does not know map
+    /// to [`Transfer::Auto`].
+    pub fn from_raw(raw: sys::rk_transfer) -> Transfer {
+        match raw {
+            sys::RK_TRANSFER_MAPPED => Transfer::Mapped,
+            sys::RK_TRANSFER_STAGED => Transfer::Staged,
+            _ => Transfer::Auto,
+        }
+    }
+}
+
+/// How to launch a kernel: backend, sharing, geometry, ring size and
+/// transfer strategy.
 ///
 /// The default launches a private instance (released with its [`Kernel`])
 /// on the server's default backend with the kernel's default geometry and
@@ -62,6 +97,7 @@ pub struct LaunchOptions {
     block: u32,
     ring_bytes: u64,
     device: Option<u32>,
+    transfer: Transfer,
 }
 
 impl LaunchOptions {
@@ -105,6 +141,13 @@ impl LaunchOptions {
     /// Runs on device number `device` of the backend (default: any).
     pub fn device(mut self, device: u32) -> LaunchOptions {
         self.device = Some(device);
+        self
+    }
+
+    /// How requests reach a CUDA kernel (default [`Transfer::Auto`]); the
+    /// CPU backend accepts any value and ignores it.
+    pub fn transfer(mut self, transfer: Transfer) -> LaunchOptions {
+        self.transfer = transfer;
         self
     }
 
@@ -214,6 +257,7 @@ impl Client {
         o.grid = options.grid;
         o.block = options.block;
         o.ring_bytes = options.ring_bytes;
+        o.transfer = options.transfer.to_raw();
         o.device = match options.device {
             None => -1,
             Some(d) => i32::try_from(d).map_err(|_| Error::new(ErrorKind::InvalidArgument, "device number out of range"))?,

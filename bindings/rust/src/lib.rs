@@ -85,7 +85,7 @@ mod kernel;
 mod message;
 pub mod sys;
 
-pub use client::{abi_version, Backend, Client, LaunchOptions, ServerInfo};
+pub use client::{abi_version, Backend, Client, LaunchOptions, ServerInfo, Transfer};
 pub use error::{Error, ErrorKind, Result};
 pub use kernel::{Kernel, Metrics, State, DEFAULT_TERMINATE_TIMEOUT, DEFAULT_TIMEOUT};
 pub use message::{EnvelopeReservation, Message, Reservation};

@@ -109,6 +109,18 @@ c_enum! {
     }
 }
 
+c_enum! {
+    /// `rk_transfer`: how a CUDA kernel's requests reach the GPU.
+    rk_transfer {
+        /// The server picks per kernel.
+        RK_TRANSFER_AUTO = 0,
+        /// The GPU reads the session's rings across PCIe.
+        RK_TRANSFER_MAPPED = 1,
+        /// The copy engines move whole ring spans to device memory.
+        RK_TRANSFER_STAGED = 2,
+    }
+}
+
 /// `rk_client`: a connection (= a session) to ringkerneld. Opaque.
 #[repr(C)]
 pub struct rk_client {
@@ -156,6 +168,11 @@ impl Default for rk_backend {
         RK_BACKEND_AUTO
     }
 }
+impl Default for rk_transfer {
+    fn default() -> Self {
+        RK_TRANSFER_AUTO
+    }
+}
 impl Default for rk_state {
     fn default() -> Self {
         RK_STATE_CREATED
@@ -185,6 +202,8 @@ pub struct rk_launch_options {
     pub ring_bytes: u64,
     /// -1: any.
     pub device: i32,
+    /// `RK_TRANSFER_AUTO | RK_TRANSFER_MAPPED | RK_TRANSFER_STAGED`; the CPU backend ignores it.
+    pub transfer: rk_transfer,
 }
 
 /// `rk_metrics`. Initialise with [`rk_metrics_init`]; fields past `size`

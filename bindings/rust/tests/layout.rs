@@ -80,6 +80,7 @@ fn enumerators() -> Vec<(&'static str, u32)> {
     all.extend(sys::rk_status::ALL.iter().map(|&(n, v)| (n, v.0)));
     all.extend(sys::rk_state::ALL.iter().map(|&(n, v)| (n, v.0)));
     all.extend(sys::rk_backend::ALL.iter().map(|&(n, v)| (n, v.0)));
+    all.extend(sys::rk_transfer::ALL.iter().map(|&(n, v)| (n, v.0)));
     all
 }
 
@@ -87,7 +88,7 @@ fn enumerators() -> Vec<(&'static str, u32)> {
 fn sys_layout_matches_the_c_header() {
     let (struct_c, mut rust) = structs! {
         rk_server_info { size, abi_version, sessions, instances, pid, default_backend, has_cuda }
-        rk_launch_options { size, backend, instance_name, grid, block, ring_bytes, device }
+        rk_launch_options { size, backend, instance_name, grid, block, ring_bytes, device, transfer }
         rk_metrics {
             size, state, processed, errors, dropped, queue_depth, latency_min_ns, latency_avg_ns,
             latency_max_ns, heartbeat_ns, epoch, channels, last_error
@@ -95,6 +96,7 @@ fn sys_layout_matches_the_c_header() {
         rk_status {}
         rk_state {}
         rk_backend {}
+        rk_transfer {}
     };
     let mut c = String::from(
         "#include <stddef.h>\n#include <stdio.h>\n#include <ringkernel/ringkernel.h>\nint main(void) {\n",

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::Server;
-use ringkernel::{Backend, ErrorKind, LaunchOptions, State, ABI_VERSION};
+use ringkernel::{Backend, ErrorKind, LaunchOptions, State, Transfer, ABI_VERSION};
 
 #[test]
 fn launch_leaves_the_kernel_inactive_until_activated() {
@@ -19,6 +19,16 @@ fn launch_leaves_the_kernel_inactive_until_activated() {
     assert_eq!(k.state().unwrap(), State::Deactivated);
     k.activate().unwrap();
     assert_eq!(k.state().unwrap(), State::Active);
+}
+
+#[test]
+fn a_staged_transfer_on_the_cpu_backend_launches_and_serves_calls() {
+    // The CPU backend reads the rings in place whatever strategy is asked.
+    let server = Server::start();
+    let client = server.client();
+    let k = client.launch("echo", LaunchOptions::new().backend(Backend::Cpu).transfer(Transfer::Staged)).unwrap();
+    k.activate().unwrap();
+    assert_eq!(k.call(3, b"staged").unwrap().payload(), b"staged");
 }
 
 #[test]

@@ -183,6 +183,7 @@ struct LaunchOptions {
   uint32_t grid = 0, block = 0;
   uint64_t ring_bytes = 0;
   int32_t device = -1;
+  rk_transfer transfer = RK_TRANSFER_AUTO;
 };
 
 class Client {
@@ -202,6 +203,7 @@ class Client {
     o.block = opts.block;
     o.ring_bytes = opts.ring_bytes;
     o.device = opts.device;
+    o.transfer = opts.transfer;
     rk_kernel* k = nullptr;
     check(rk_launch(c_, kernel, &o, &k));
     return Kernel(k);
