@@ -123,7 +123,7 @@ typedef struct rk_launch_options {
   uint32_t grid, block;       /* 0: kernel default */
   uint64_t ring_bytes;        /* per-direction ring buffer bytes, power of two; 0: server default (1 MiB) */
   int32_t device;             /* -1: any */
-  rk_transfer transfer;       /* RK_TRANSFER_AUTO; a caller built before this field has a smaller size and gets AUTO */
+  rk_transfer transfer;       /* RK_TRANSFER_AUTO from rk_launch_options_init (it zeroes the struct; always use it) */
 } rk_launch_options;
 
 void rk_launch_options_init(rk_launch_options *options);

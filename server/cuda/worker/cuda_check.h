@@ -15,11 +15,10 @@ inline void die_on(cudaError_t e, const char* what) {
   std::_Exit(3);
 }
 
+// A driver call's error (the worker links no libcuda, so no name for it).
 inline void die_on(CUresult e, const char* what) {
   if (e == CUDA_SUCCESS) return;
-  const char* name = nullptr;
-  cuGetErrorName(e, &name);
-  std::fprintf(stderr, "ringkernel-cuda-worker: %s: %s\n", what, name ? name : "unknown driver error");
+  std::fprintf(stderr, "ringkernel-cuda-worker: %s: driver error %d\n", what, int(e));
   std::_Exit(3);
 }
 

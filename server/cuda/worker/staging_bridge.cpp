@@ -18,13 +18,35 @@ constexpr uint64_t kSpinNs = 50'000;
 template <class T>
 std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
 
+// The two driver calls the bridge needs, looked up through the runtime: the
+// worker then links no libcuda of its own (the runtime loads the driver's),
+// so it builds, and packages, like any other runtime-only program.
+using WriteValue64 = CUresult (*)(CUstream, CUdeviceptr, cuuint64_t, unsigned int);
+using DeviceAttribute = CUresult (*)(int*, CUdevice_attribute, CUdevice);
+using DeviceGet = CUresult (*)(CUdevice*, int);
+template <class Fn>
+Fn driver_entry(const char* symbol) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  if (cudaGetDriverEntryPointByVersion(symbol, &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
+      found != cudaDriverEntryPointSuccess)
+    return nullptr;
+  return reinterpret_cast<Fn>(fn);
+}
+WriteValue64 write_value64() {
+  static const WriteValue64 fn = driver_entry<WriteValue64>("cuStreamWriteValue64");
+  return fn;
+}
+
 }  // namespace
 
 bool StagingBridge::supported(int device, std::string& why) {
-  CUdevice d = 0;
+  const auto get = driver_entry<DeviceGet>("cuDeviceGet");
+  const auto attribute = driver_entry<DeviceAttribute>("cuDeviceGetAttribute");
+  CUdevice d{};
   int ops = 0;
-  if (cuInit(0) != CUDA_SUCCESS || cuDeviceGet(&d, device) != CUDA_SUCCESS ||
-      cuDeviceGetAttribute(&ops, CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS, d) != CUDA_SUCCESS || !ops) {
+  if (!write_value64() || !get || !attribute || get(&d, device) != CUDA_SUCCESS ||
+      attribute(&ops, CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS, d) != CUDA_SUCCESS || !ops) {
     why = "the staged transfer needs 64-bit stream memory operations, which this GPU or driver lacks";
     return false;
   }
@@ -86,8 +108,7 @@ void StagingBridge::release(uint8_t* mirror) {
 void StagingBridge::post(uint32_t slot, uint64_t key, uint64_t tail) {
   // The default flags fence after the stream's earlier copies: an owner
   // that sees this word sees the span it ends.
-  die_on(cuStreamWriteValue64(stream_, CUdeviceptr(pending_ + slot), pending_word(key, tail),
-                              CU_STREAM_WRITE_VALUE_DEFAULT),
+  die_on(write_value64()(stream_, CUdeviceptr(pending_ + slot), pending_word(key, tail), CU_STREAM_WRITE_VALUE_DEFAULT),
          "bridge: post");
 }
 
