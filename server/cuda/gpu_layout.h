@@ -109,12 +109,12 @@ inline constexpr uint64_t pending_word(uint64_t key, uint64_t tail) {
 
 // Device memory shared by the blocks of one kernel. Only the scout (block
 // 0, warp 0, the one warp that polls host memory) writes it; the others
-// poll it in L2 and never touch PCIe to find work.
+// poll it in L2 and never touch PCIe to find work. The posted tails
+// themselves live apart (KernelArgs::pending, see post_words.h).
 struct KernelShared {
   uint64_t table_epoch;                // the channel table version the scout uses
   uint32_t quit;                       // 1: leave the loop (terminated and drained)
   uint32_t pad;
-  uint64_t pending[kMaxChannels];      // pending_word() of the newest tail seen
   uint64_t posted_at[kMaxChannels];    // %globaltimer when it was posted (telemetry)
 };
 

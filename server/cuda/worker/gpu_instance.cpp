@@ -12,6 +12,7 @@
 
 #include "server/cuda/worker/cuda_check.h"
 #include "server/cuda/worker/persistent_kernel.h"
+#include "server/cuda/worker/post_words.h"
 #include "server/cuda/worker/transfer_choice.h"
 #include "server/cuda/worker/trace.h"
 #include "shm/clock.h"
@@ -171,6 +172,8 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   die_on(cudaMemsetAsync(a.cursors, 0, sizeof(DeviceCursor) * kMaxChannels, s), "cursors");
   die_on(cudaMallocAsync(reinterpret_cast<void**>(&a.shared), sizeof(KernelShared), s), "shared");
   die_on(cudaMemsetAsync(a.shared, 0, sizeof(KernelShared), s), "shared");
+  a.pending = take_post_words();
+  die_on(cudaMemsetAsync(a.pending, 0, sizeof(uint64_t) * kMaxChannels, s), "post words");
   a.stage_in = kStageIn;
   a.stage_out = kStageOut;
   trace("launch: alloc scratch", m.instance);
@@ -188,7 +191,7 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
 
   if (a.staged) {
     // The bridge, not the GPU, watches the rings: it sleeps on the bell.
-    g->bridge_ = std::make_unique<StagingBridge>(device, g->bell_, a.shared->pending);
+    g->bridge_ = std::make_unique<StagingBridge>(device, g->bell_, a.pending);
   } else {
     // Clients bump the bell's seq after publishing, without a system call.
     at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);
@@ -219,6 +222,7 @@ GpuInstance::~GpuInstance() {
   // Stream-ordered frees: no device-wide synchronisation.
   cudaFreeAsync(args_.cursors, stream_);
   cudaFreeAsync(args_.shared, stream_);
+  give_back_post_words(args_.pending);  // the kernel is gone, the bridge stopped
   cudaFreeAsync(args_.scratch, stream_);
   if (args_.state) cudaFreeAsync(args_.state, stream_);
   cudaStreamSynchronize(stream_);

@@ -13,6 +13,7 @@ struct KernelArgs {
   const ChannelTable* table;  // mapped: written by the worker
   DeviceCursor* cursors;      // device memory, one per table entry
   KernelShared* shared;       // device memory: scout -> blocks
+  uint64_t* pending;          // device memory, one pending_word() per slot: scout or bridge -> owner
   uint8_t* scratch;           // device memory, per block: stage_in + stage_out bytes
   uint32_t stage_in, stage_out;
   void* state;                // device memory, the kernel's persistent state

@@ -83,7 +83,7 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
   bool work = false, stalled = false;
   for (uint32_t k = lane; k < b.mine_count; k += 32) {
     const DeviceCursor& cur = a.cursors[b.mine[k]];
-    const uint64_t p = load_acquire_gpu(&a.shared->pending[b.mine[k]]);
+    const uint64_t p = load_acquire_gpu(&a.pending[b.mine[k]]);
     uint64_t avail = 0;
     if ((p >> kPendingTailBits) == (cur.key & 0xffffu)) avail = ((p & kPendingTailMask) - cur.read) & kPendingTailMask;
     // A stalled channel (no reply room, or broken) is retried now and then:

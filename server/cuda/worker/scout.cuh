@@ -96,7 +96,7 @@ __device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[
 // Posts the tails that moved to their owners. Returns (warp-wide) whether
 // any did; sets bit j of `own_moved` for slot lane + 32 j when that slot
 // moved and belongs to block 0.
-__device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint32_t lane,
+__device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint64_t* pending, uint32_t lane,
                                   const uint64_t (&tail)[kLoadsPerLane], const bool (&want)[kLoadsPerLane],
                                   uint32_t& own_moved) {
   bool moved = false;
@@ -111,7 +111,7 @@ __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint32_t 
     // owner that sees this word also sees the request bytes the client
     // published, with no second fence.
     shared->posted_at[k] = s.now;
-    store_relaxed_gpu(&shared->pending[k], pending_word(s.key16[k], tail[j]));
+    store_relaxed_gpu(&pending[k], pending_word(s.key16[k], tail[j]));
     moved = true;
   }
   return __any_sync(0xffffffffu, moved);
@@ -240,7 +240,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   const uint64_t fenced = lane == 0 ? globaltimer() : 0;
   // An inactive kernel posts nothing: what arrives meanwhile is posted
   // once it is activated.
-  bool moved = active && post_tails(s, a.shared, lane, tail, want, own_moved);
+  bool moved = active && post_tails(s, a.shared, a.pending, lane, tail, want, own_moved);
 
   if (epoch != s.table_epoch) {
     scout_read_table(s, a.table, lane);
@@ -254,7 +254,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   if (active && sweep) {
     load_tails(s, lane, tail, want, false, [&](uint32_t k) { return !is_hot(s, k); });
     acquire_fence_system();
-    moved |= post_tails(s, a.shared, lane, tail, want, own_moved);
+    moved |= post_tails(s, a.shared, a.pending, lane, tail, want, own_moved);
   }
   r.posted = moved;
   // After a table change block 0's cursors are refreshed first.

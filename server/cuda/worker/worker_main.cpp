@@ -15,11 +15,16 @@
 #include "kernels/registry.h"
 #include "server/cuda/worker/gpu_instance.h"
 #include "server/cuda/worker/persistent_kernel.h"
+#include "server/cuda/worker/post_words.h"
 
 using namespace rk;
 using namespace rk::server::gpu;
 
 namespace {
+
+// Kernels' post words allocated before any kernel runs (post_words.h);
+// more are allocated on demand.
+constexpr uint32_t kReservedPostWordBlocks = 16;
 
 std::mutex g_send_mu;  // replies (main thread) and exit notices (monitors)
 int g_fd = -1;
@@ -96,6 +101,7 @@ int main(int argc, char** argv) {
     // RK_SMEM_CARVEOUT=-1 leaves the driver's choice (for experiments).
     const char* env = std::getenv("RK_SMEM_CARVEOUT");
     const int carveout = env && *env ? std::atoi(env) : 100;
+    reserve_post_words(kReservedPostWordBlocks);
     {
       cudaError_t e = configure_persistent_kernel(carveout);
       if (e != cudaSuccess) {
