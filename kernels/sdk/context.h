@@ -104,12 +104,22 @@ class Context {
   }
 
   // Copies `n` bytes, the lanes sharing the work word by word. Both
-  // pointers must be 8-byte aligned (message memory always is).
+  // pointers must be 8-byte aligned (message memory always is). Each lane
+  // keeps kInFlight loads in flight: a GPU thread issues in order, so a
+  // load-store loop would wait out one memory latency per word (a warp
+  // copying 64 KiB that way took ~90 µs).
   RK_HOST_DEVICE void copy(void* to, const void* from, uint32_t n) const {
+    constexpr uint32_t kInFlight = 8;
     auto* dst = static_cast<uint8_t*>(to);
     const auto* src = static_cast<const uint8_t*>(from);
     const uint32_t words = n / 8;
-    for (uint32_t i = lane_; i < words; i += lanes_) store<uint64_t>(dst + 8ull * i, load<uint64_t>(src + 8ull * i));
+    uint32_t i = lane_;
+    for (; i + (kInFlight - 1) * lanes_ < words; i += kInFlight * lanes_) {
+      uint64_t w[kInFlight];
+      for (uint32_t j = 0; j < kInFlight; ++j) w[j] = load<uint64_t>(src + 8ull * (i + j * lanes_));
+      for (uint32_t j = 0; j < kInFlight; ++j) store<uint64_t>(dst + 8ull * (i + j * lanes_), w[j]);
+    }
+    for (; i < words; i += lanes_) store<uint64_t>(dst + 8ull * i, load<uint64_t>(src + 8ull * i));
     if (lane_ == 0)
       for (uint32_t i = words * 8; i < n; ++i) dst[i] = src[i];
   }

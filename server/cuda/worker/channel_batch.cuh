@@ -434,39 +434,10 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   }
   const uint64_t t2 = tid == 0 ? globaltimer() : 0;
   Tally tally;
-  if constexpr (!kBlockPerMessage) {
-    if (Team::kWholeBlock && batch.per_lane) {
-      // One lane per message (a long run of small records).
-      for (uint32_t i = tid; i < batch.n; i += team.size()) {
-        const uint64_t began = globaltimer();
-        Context ctx(a.instance, a.state, a.state_bytes);
-        uint8_t* out = out_stage + batch.rep_off[i];
-        Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
-                                   out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
-        seal_reply(out, batch.rep_cap[i], h.reply_bytes);
-        tally.count(h, globaltimer() - began);
-      }
-      tally.fold_warp();
-      if (tid % 32 == 0) tally.add_to(batch, team.warps() == 1);
-    } else {
-      // One warp per message: the lanes share its copies (coalesced) and read
-      // its headers together (one broadcast load each), and the block's
-      // warps take messages in turn.
-      for (uint32_t i = team.warp(); i < batch.n; i += team.warps()) {
-        const uint64_t began = globaltimer();
-        Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
-        uint8_t* out = out_stage + batch.rep_off[i];
-        Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
-                                   out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
-        __syncwarp();
-        if (ctx.lane() == 0) {
-          seal_reply(out, batch.rep_cap[i], h.reply_bytes);
-          tally.count(h, globaltimer() - began);
-        }
-      }
-      if (tid % 32 == 0) tally.add_to(batch, team.warps() == 1);
-    }
-  } else {
+  // The whole block per message: the kernel's mode, or, for a warp-per-
+  // message kernel, records too big for the shared stage (one warp would
+  // take 8x as long over 64 KiB).
+  auto block_per_message = [&] {
     for (uint32_t i = 0; i < batch.n; ++i) {
       const uint64_t began = globaltimer();
       Context ctx = Context::for_block(a.instance, a.state, a.state_bytes, reduce_scratch);
@@ -481,6 +452,41 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
       team.sync();
     }
     if (tid == 0) tally.add_to(batch, true);
+  };
+  if constexpr (kBlockPerMessage) {
+    block_per_message();
+  } else if (Team::kWholeBlock && batch.in_global) {
+    if constexpr (Team::kWholeBlock) block_per_message();
+  } else if (Team::kWholeBlock && batch.per_lane) {
+    // One lane per message (a long run of small records).
+    for (uint32_t i = tid; i < batch.n; i += team.size()) {
+      const uint64_t began = globaltimer();
+      Context ctx(a.instance, a.state, a.state_bytes);
+      uint8_t* out = out_stage + batch.rep_off[i];
+      Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
+                                 out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
+      seal_reply(out, batch.rep_cap[i], h.reply_bytes);
+      tally.count(h, globaltimer() - began);
+    }
+    tally.fold_warp();
+    if (tid % 32 == 0) tally.add_to(batch, team.warps() == 1);
+  } else {
+    // One warp per message: the lanes share its copies (coalesced) and read
+    // its headers together (one broadcast load each), and the block's
+    // warps take messages in turn.
+    for (uint32_t i = team.warp(); i < batch.n; i += team.warps()) {
+      const uint64_t began = globaltimer();
+      Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
+      uint8_t* out = out_stage + batch.rep_off[i];
+      Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
+                                 out + shm::kRecordHeaderBytes, batch.rep_cap[i]);
+      __syncwarp();
+      if (ctx.lane() == 0) {
+        seal_reply(out, batch.rep_cap[i], h.reply_bytes);
+        tally.count(h, globaltimer() - began);
+      }
+    }
+    if (tid % 32 == 0) tally.add_to(batch, team.warps() == 1);
   }
   team.sync();
   const uint64_t t3 = tid == 0 ? globaltimer() : 0;
