@@ -66,7 +66,10 @@ rk_status connect_client(const char* socket_path, rk_client** out) {
   *out = nullptr;
   auto c = std::make_unique<rk_client>();
   if (const char* spin = std::getenv("RINGKERNEL_SPIN_NS"); spin && *spin)
+  {
     c->spin_ns = std::min<uint64_t>(std::strtoull(spin, nullptr, 10), 10'000'000'000ull);
+    c->spin_fixed = true;
+  }
   c->socket_path = socket_path && *socket_path ? socket_path : wire::default_socket_path();
   sockaddr_un a{};
   a.sun_family = AF_UNIX;

@@ -25,10 +25,12 @@ struct rk_client {
   uint64_t session_id = 0;
   rk::shm::Segment segment;
   rk::shm::WaitStop stop;  // set when the server is gone
-  // How long a waiting thread spins before it parks ($RINGKERNEL_SPIN_NS):
-  // longer spins trade a CPU core for latency when replies take longer
-  // than the default 20 us (e.g. GPU kernels).
+  // How long a waiting thread spins before it parks, at least. Without
+  // $RINGKERNEL_SPIN_NS (a fixed spin) it grows with the kernel's recent
+  // reply times (reply_spin_ns() in kernel.cpp): a reply due in 40 µs is
+  // worth spinning for, a futex wake would add tens of µs to it.
   uint64_t spin_ns = rk::shm::kDefaultSpinNs;
+  bool spin_fixed = false;
   std::thread watcher;
 
   std::mutex control_mu;   // one control request at a time

@@ -64,6 +64,24 @@ void kick(rk_kernel* k) {
   shm::Doorbell(&bell).ring();
 }
 
+// How long a thread waiting for a reply spins before it parks: twice the
+// kernel's recent waits, within [spin_ns, kMaxReplySpinNs]. Big messages
+// on a GPU take 40-100 µs; parking after the default 20 µs added a futex
+// wake (and the waker's back-off) to every one of them.
+constexpr uint64_t kMaxReplySpinNs = 250'000;
+uint64_t reply_spin_ns(const rk_kernel* k) {
+  const uint64_t base = k->client->spin_ns;
+  if (k->client->spin_fixed) return base;
+  const uint64_t want = std::min(2 * k->reply_wait_ns.load(std::memory_order_relaxed), kMaxReplySpinNs);
+  return std::max(base, want);
+}
+// Moving average (1/4 weight to the newest): one slow reply does not make
+// every later wait spin long.
+void note_reply_wait(rk_kernel* k, uint64_t ns) {
+  const uint64_t old = k->reply_wait_ns.load(std::memory_order_relaxed);
+  k->reply_wait_ns.store(old ? (3 * old + ns) / 4 : ns, std::memory_order_relaxed);
+}
+
 void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
   // Hybrid logical clock: physical time, with a logical counter to order
   // events within one clock tick.
@@ -312,9 +330,11 @@ static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correla
     lock.unlock();
     // Before sleeping, ring the instance's `parked` bell: a GPU cannot
     // wake a futex, the worker's waker thread does it for us.
+    const uint64_t waited_from = monotonic_ns();
     Errc w = k->replies.data_bell().wait(
         [k] { return k->replies.has_data() || slot_state(k) != shm::kSlotBound; }, deadline, &k->client->stop,
-        k->client->spin_ns, [k] { shm::Doorbell(&k->bell->parked).ring(); });
+        reply_spin_ns(k), [k] { shm::Doorbell(&k->bell->parked).ring(); });
+    if (w == Errc::ok) note_reply_wait(k, monotonic_ns() - waited_from);
     lock.lock();
     k->reader_active = false;
     k->arrived.notify_all();

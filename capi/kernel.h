@@ -79,6 +79,7 @@ struct rk_kernel {
   std::atomic<std::thread::id> reserver{};  // thread holding a reservation
   // Coarse time of this channel's last kick; see kick() in kernel.cpp.
   std::atomic<uint64_t> last_kick_ns{0};
+  std::atomic<uint64_t> reply_wait_ns{0};  // moving average of waits that ended with a reply
   uint64_t hlc_physical = 0;  // guarded by send_mu
   uint32_t hlc_logical = 0;
   // rk_call's ids have bit 63 set, apart from ids callers pick for rk_send.
