@@ -440,7 +440,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     out_stage = stages.out;
     const uint32_t have = batch.contiguous < kSmemStageIn ? batch.contiguous : kSmemStageIn;
     team_copy(team, in_stage, stages.smem_in, have);
-    copy_requests_in<16>(team, a, in_stage + have, from + have, batch.span - have);
+    copy_requests_in(team, a, in_stage + have, from + have, batch.span - have);
     team.sync();
     if (tid == 0) plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes, kMaxBatch, tel.backpressure);
     team.sync();
