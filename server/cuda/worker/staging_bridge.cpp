@@ -22,6 +22,7 @@ std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
 // worker then links no libcuda of its own (the runtime loads the driver's),
 // so it builds, and packages, like any other runtime-only program.
 using WriteValue64 = CUresult (*)(CUstream, CUdeviceptr, cuuint64_t, unsigned int);
+using BatchMemOp = CUresult (*)(CUstream, unsigned int, CUstreamBatchMemOpParams*, unsigned int);
 using DeviceAttribute = CUresult (*)(int*, CUdevice_attribute, CUdevice);
 using DeviceGet = CUresult (*)(CUdevice*, int);
 template <class Fn>
@@ -37,6 +38,12 @@ WriteValue64 write_value64() {
   static const WriteValue64 fn = driver_entry<WriteValue64>("cuStreamWriteValue64");
   return fn;
 }
+BatchMemOp batch_mem_op() {
+  static const BatchMemOp fn = driver_entry<BatchMemOp>("cuStreamBatchMemOp");
+  return fn;
+}
+// Stream memory operations per cuStreamBatchMemOp call (the driver caps a batch).
+constexpr size_t kPostsPerBatch = 128;
 
 }  // namespace
 
@@ -45,7 +52,7 @@ bool StagingBridge::supported(int device, std::string& why) {
   const auto attribute = driver_entry<DeviceAttribute>("cuDeviceGetAttribute");
   CUdevice d{};
   int ops = 0;
-  if (!write_value64() || !get || !attribute || get(&d, device) != CUDA_SUCCESS ||
+  if (!write_value64() || !batch_mem_op() || !get || !attribute || get(&d, device) != CUDA_SUCCESS ||
       attribute(&ops, CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS, d) != CUDA_SUCCESS || !ops) {
     why = "the staged transfer needs 64-bit stream memory operations, which this GPU or driver lacks";
     return false;
@@ -112,23 +119,52 @@ void StagingBridge::post(uint32_t slot, uint64_t key, uint64_t tail) {
          "bridge: post");
 }
 
-void StagingBridge::move_span(Channel& c, uint64_t tail) {
+void StagingBridge::gather(Channel& c, uint64_t tail, Round& r) {
   const uint64_t n = tail - c.copied;
   if (n > c.capacity || n % 8 != 0) {
     // A tail no producer could publish. Posted uncopied: the owning block
     // finds the span impossible and leaves the channel alone, as mapped.
     c.broken = true;
-    post(c.slot, c.key, tail);
+    r.posts.push_back({c.slot, c.key, tail});
     return;
   }
   const uint64_t off = c.copied & (c.capacity - 1);
   const uint64_t first = std::min(n, c.capacity - off);
-  die_on(cudaMemcpyAsync(c.mirror + off, c.ring + off, first, cudaMemcpyHostToDevice, stream_), "bridge: copy");
-  if (n > first) die_on(cudaMemcpyAsync(c.mirror, c.ring, n - first, cudaMemcpyHostToDevice, stream_), "bridge: copy");
-  post(c.slot, c.key, tail);
+  r.copy(c.mirror + off, c.ring + off, first);
+  if (n > first) r.copy(c.mirror, c.ring, n - first);
+  r.posts.push_back({c.slot, c.key, tail});
+  r.bytes += n;
   c.copied = tail;
-  spans_.fetch_add(1, std::memory_order_relaxed);
-  bytes_.fetch_add(n, std::memory_order_relaxed);
+}
+
+void StagingBridge::submit(Round& r) {
+  if (!r.sizes.empty()) {
+    // One call for every span of the round: the copies' cost is the API's
+    // per call far more than the engines' per byte.
+    cudaMemcpyAttributes attr{};
+    attr.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
+    size_t first = 0;
+    die_on(cudaMemcpyBatchAsync(r.dsts.data(), r.srcs.data(), r.sizes.data(), r.sizes.size(), &attr, &first, 1,
+                                stream_),
+           "bridge: copy");
+  }
+  // The posts after them, in one batch of stream-ordered writes whose
+  // default flags fence after the copies: an owner that sees its word
+  // sees the span it ends.
+  for (size_t i = 0; i < r.posts.size(); i += kPostsPerBatch) {
+    CUstreamBatchMemOpParams ops[kPostsPerBatch]{};
+    const size_t n = std::min(kPostsPerBatch, r.posts.size() - i);
+    for (size_t j = 0; j < n; ++j) {
+      const Post& p = r.posts[i + j];
+      ops[j].writeValue.operation = CU_STREAM_MEM_OP_WRITE_VALUE_64;
+      ops[j].writeValue.address = CUdeviceptr(pending_ + p.slot);
+      ops[j].writeValue.value64 = pending_word(p.key, p.tail);
+      ops[j].writeValue.flags = CU_STREAM_WRITE_VALUE_DEFAULT;
+    }
+    die_on(batch_mem_op()(stream_, unsigned(n), ops, 0), "bridge: post");
+  }
+  spans_.fetch_add(r.posts.size(), std::memory_order_relaxed);
+  bytes_.fetch_add(r.bytes, std::memory_order_relaxed);
 }
 
 bool StagingBridge::any_moved() {
@@ -144,18 +180,18 @@ void StagingBridge::run() {
   die_on(cudaSetDevice(device_), "bridge: device");
   shm::Doorbell bell(&bell_->bell);
   while (!stop_.stop.load(std::memory_order_acquire)) {
-    bool moved = false;
+    Round& r = round_;
+    r.clear();
     {
       std::lock_guard lock(mu_);
       for (Channel& c : channels_) {
         if (c.broken) continue;
         const uint64_t tail = at(c.request->tail).load(std::memory_order_acquire);
-        if (tail == c.copied) continue;
-        move_span(c, tail);
-        moved = true;
+        if (tail != c.copied) gather(c, tail, r);
       }
+      if (!r.posts.empty()) submit(r);
     }
-    if (!moved) (void)bell.wait([this] { return any_moved(); }, Deadline::never(), &stop_, kSpinNs);
+    if (r.posts.empty()) (void)bell.wait([this] { return any_moved(); }, Deadline::never(), &stop_, kSpinNs);
   }
 }
 

@@ -66,11 +66,39 @@ class StagingBridge {
     bool broken;               // its tail made no sense: posted, not copied
   };
 
+  struct Post {
+    uint32_t slot;
+    uint64_t key, tail;
+  };
+  // What one pass over the channels moves: every new span (one or two
+  // copies each, as a span may wrap; never one per record), then every
+  // span's end posted.
+  struct Round {
+    std::vector<void*> dsts;
+    std::vector<const void*> srcs;
+    std::vector<size_t> sizes;
+    std::vector<Post> posts;
+    uint64_t bytes = 0;
+    void copy(void* to, const void* from, size_t n) {
+      dsts.push_back(to);
+      srcs.push_back(from);
+      sizes.push_back(n);
+    }
+    void clear() {
+      dsts.clear();
+      srcs.clear();
+      sizes.clear();
+      posts.clear();
+      bytes = 0;
+    }
+  };
+
   void run();
   bool any_moved();
-  // Copies [copied, tail) into the mirror and posts tail. One or two
-  // copies (the span may wrap), never one per record.
-  void move_span(Channel& c, uint64_t tail);
+  // Adds channel c's span [copied, tail) to the round.
+  void gather(Channel& c, uint64_t tail, Round& r);
+  // Enqueues the round's copies and posts on the stream.
+  void submit(Round& r);
   void post(uint32_t slot, uint64_t key, uint64_t tail);
 
   int device_;
@@ -79,6 +107,7 @@ class StagingBridge {
   cudaStream_t stream_ = nullptr;
   std::mutex mu_;  // guards channels_ and the stream's use
   std::vector<Channel> channels_;
+  Round round_;  // the bridge thread's, reused
   shm::WaitStop stop_;
   std::atomic<uint64_t> spans_{0}, bytes_{0};
   std::thread thread_;
