@@ -6,14 +6,17 @@
 #include <cuda_runtime.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "tests/capi/capi_test.h"
+#include "tests/capi/hand_session.h"
 
 namespace rk::test {
 namespace {
@@ -41,6 +44,9 @@ class GpuService : public ::testing::TestWithParam<rk_transfer> {
     o.transfer = GetParam();
     return launch(client_.get(), kernel, &o);
   }
+
+  // A hostile channel with an impossible tail beside good ones: defined with its tests, below.
+  void garbage_tail_harms_no_one(const std::function<uint64_t(uint64_t head, uint64_t capacity)>& garbage);
 
   std::unique_ptr<Daemon> daemon_;
   ClientPtr client_;
@@ -396,6 +402,96 @@ TEST_P(GpuService, ClientsKilledDuringGpuTrafficLeaveNoFaultAndNoLeak) {
   RK_ASSERT_OK(rk_kernel_state(k.get(), &st));
   EXPECT_EQ(st, RK_STATE_ACTIVE);
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+// Echo calls on `k`, every reply checked; true when all came back right.
+bool serves(rk_kernel* k, int calls) {
+  for (int i = 0; i < calls; ++i) {
+    const uint64_t v = 0x6761726261676500ull + uint64_t(i);
+    rk_message* m = nullptr;
+    const rk_status s = rk_call(k, 1, &v, sizeof v, &m, 10000);
+    MessagePtr reply(m);
+    EXPECT_EQ(s, RK_OK) << "call " << i << ": " << why(s);
+    if (s != RK_OK || !reply) return false;
+    size_t n = 0;
+    const void* d = rk_message_data(reply.get(), &n);
+    EXPECT_EQ(n, sizeof v) << "call " << i;
+    if (n != sizeof v || std::memcmp(d, &v, sizeof v) != 0) return false;
+  }
+  return true;
+}
+
+// A hostile client attached to a shared GPU kernel publishes a request tail
+// no producer could publish, `garbage(head, capacity)`, and rings the bell.
+// The owning block finds the span impossible (mapped: the tail the scout
+// posts; staged: the bridge posts it uncopied) and leaves that channel
+// alone, stalled, so that it holds back neither the other channels nor the
+// drain. Unlike the CPU backend, which closes such a session ("corrupted
+// its rings"), the GPU backend leaves it bound until it ends: nothing is
+// asserted about the hostile session itself. Every wait here is bounded.
+void GpuService::garbage_tail_harms_no_one(const std::function<uint64_t(uint64_t, uint64_t)>& garbage) {
+  KernelPtr victim = launch_cuda("echo", 1, 0, "gpu-garbage-victim");
+  ASSERT_TRUE(victim);
+  RK_ASSERT_OK(rk_activate(victim.get()));
+
+  auto bad = std::make_unique<HandSession>(*daemon_);
+  ASSERT_EQ(bad->open("gpu-garbage-victim"), "");
+  ASSERT_TRUE(eventually([&] { return metrics(victim.get()).channels == 2; }, 10s));
+  // One good record from the hostile channel first, consumed on the device:
+  // the kernel knows the channel before its tail turns to garbage.
+  ASSERT_TRUE(bad->send_valid(1));
+  ASSERT_TRUE(eventually([&] { return std::atomic_ref<uint64_t>(bad->requests()->head).load() != 0; }, 10s))
+      << "the GPU kernel never consumed the hand-driven session's request; log:\n" << daemon_->log_tail();
+  ASSERT_TRUE(serves(victim.get(), 5));
+
+  const uint64_t head = std::atomic_ref<uint64_t>(bad->requests()->head).load(std::memory_order_acquire);
+  store_tail(bad->requests(), garbage(head, bad->requests()->capacity));
+  bad->ring_kernel();
+
+  // Everyone else on the kernel is served, and it stays ACTIVE.
+  EXPECT_TRUE(serves(victim.get(), 50)) << daemon_->log_tail();
+  rk_state st = RK_STATE_FAULTED;
+  RK_ASSERT_OK(rk_kernel_state(victim.get(), &st));
+  EXPECT_EQ(st, RK_STATE_ACTIVE) << daemon_->log_tail();
+  ASSERT_TRUE(daemon_->process().running()) << daemon_->log_tail();
+  {
+    // A new session attaches beside the broken channel and is served too.
+    ClientPtr fresh = connect_to(*daemon_);
+    ASSERT_TRUE(fresh);
+    rk_kernel* k = nullptr;
+    RK_ASSERT_OK(rk_attach(fresh.get(), "gpu-garbage-victim", &k));
+    KernelPtr attached(k);
+    EXPECT_TRUE(serves(attached.get(), 10));
+  }
+  // The broken channel, still bound, does not hold back the drain.
+  RK_EXPECT_OK(rk_terminate(victim.get(), 10000));
+  victim.reset();
+
+  // The hostile session ends: the daemon serves on, new kernels and sessions.
+  bad.reset();
+  ASSERT_TRUE(daemon_->process().running()) << daemon_->log_tail();
+  EXPECT_TRUE(eventually([&] { return server_info(client_.get()).sessions == 1; }, 10s));
+  KernelPtr after = launch_cuda("echo", 1, 0, "gpu-garbage-after");
+  ASSERT_TRUE(after);
+  RK_ASSERT_OK(rk_activate(after.get()));
+  ClientPtr fresh = connect_to(*daemon_);
+  ASSERT_TRUE(fresh);
+  rk_kernel* k = nullptr;
+  RK_ASSERT_OK(rk_attach(fresh.get(), "gpu-garbage-after", &k));
+  KernelPtr attached(k);
+  EXPECT_TRUE(serves(attached.get(), 10));
+  EXPECT_TRUE(serves(after.get(), 10));
+  RK_EXPECT_OK(rk_terminate(after.get(), 10000));
+}
+
+TEST_P(GpuService, HostileTailBeyondCapacity_OthersServedKernelActiveTerminateDrains) {
+  // Far past anything the capacity allows.
+  garbage_tail_harms_no_one([](uint64_t head, uint64_t capacity) { return head + capacity * 3 + 8; });
+}
+
+TEST_P(GpuService, HostileUnalignedTail_OthersServedKernelActiveTerminateDrains) {
+  // 13 bytes past the head: no record ends there.
+  garbage_tail_harms_no_one([](uint64_t head, uint64_t) { return head + 13; });
 }
 
 INSTANTIATE_TEST_SUITE_P(Transfer, GpuService, ::testing::Values(RK_TRANSFER_MAPPED, RK_TRANSFER_STAGED),
