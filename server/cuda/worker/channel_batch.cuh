@@ -92,6 +92,7 @@ __device__ void copy_requests_in(const Team& team, const KernelArgs& a, uint8_t*
 // reply this way first and tell its builder so: a builder zeroing its own
 // allocations has every lane store all of them (a 64 KiB echo by a block
 // spent 76 µs in that).
+inline constexpr uint32_t kZeroFirstBytes = 1024;  // a warp's replies bigger than this
 __device__ inline void zero_reply(uint8_t* at, uint32_t cap, uint32_t rank, uint32_t lanes) {
   uint64_t* d = reinterpret_cast<uint64_t*>(at + shm::kRecordHeaderBytes);
   const uint32_t words = uint32_t((shm::record_bytes(cap) - shm::kRecordHeaderBytes) / 8);
@@ -497,10 +498,15 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
       const uint64_t began = globaltimer();
       Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
       uint8_t* out = out_stage + batch.rep_off[i];
-      zero_reply(out, batch.rep_cap[i], ctx.lane(), 32);
-      __syncwarp();
+      // A small reply's builder zeroes less than its whole room (which
+      // has kReplySlack spare): let it.
+      const bool zeroed = batch.rep_cap[i] > kZeroFirstBytes;
+      if (zeroed) {
+        zero_reply(out, batch.rep_cap[i], ctx.lane(), 32);
+        __syncwarp();
+      }
       Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
-                                 out + shm::kRecordHeaderBytes, batch.rep_cap[i], true);
+                                 out + shm::kRecordHeaderBytes, batch.rep_cap[i], zeroed);
       __syncwarp();
       if (ctx.lane() == 0) {
         seal_reply(out, batch.rep_cap[i], h.reply_bytes);
