@@ -95,6 +95,7 @@ struct DeviceCursor {
   uint64_t reply_tail;    // reply position produced (published as tail)
   uint64_t reply_head;    // last reply head seen from the client
   uint64_t stalled;       // read + 1 when the last try at `read` made no progress
+  uint64_t busy;          // 1 while served: a block other than 0 and the scout may both try (claim_channel)
 };
 
 // A request tail as the scout posts it to the owning block: the low 16 bits

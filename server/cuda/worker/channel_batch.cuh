@@ -300,6 +300,16 @@ __device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, Devi
   return true;
 }
 
+// A channel of a block other than 0 may be served by its owner or, for a
+// lone small span, by the scout (scout.cuh, serve_other_inline): whoever
+// claims it serves, from the cursor as the other left it, and releases it
+// after publishing. Block 0's channels need no claim: the scout is block
+// 0's own warp, which the rest of block 0 waits for.
+__device__ inline bool claim_channel(DeviceCursor& c) {
+  return compare_exchange_acquire_gpu(&c.busy, uint64_t(0), uint64_t(1));
+}
+__device__ inline void release_channel(DeviceCursor& c) { store_release_gpu(&c.busy, uint64_t(0)); }
+
 // Writes the reply record's header, and a filler over the room it did not use.
 __device__ inline void seal_reply(uint8_t* at, uint32_t cap, uint32_t bytes) {
   store<uint32_t>(at, bytes);
@@ -378,9 +388,11 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   // The cursor comes into shared memory once, all its words in one go: the
   // walk below reads its fields again and again, and after the scout's
   // acquire none of them is in L1. What moved goes back at the publish.
+  // Coherent loads (L2): the scout may have served this channel last, from
+  // another SM (claim_channel).
   static_assert(sizeof(DeviceCursor) % 8 == 0 && sizeof(DeviceCursor) / 8 <= 32);
   if (tid < sizeof(DeviceCursor) / 8)
-    reinterpret_cast<uint64_t*>(&batch.cur)[tid] = reinterpret_cast<const uint64_t*>(&home)[tid];
+    reinterpret_cast<uint64_t*>(&batch.cur)[tid] = load_relaxed_gpu(reinterpret_cast<const uint64_t*>(&home) + tid);
   team.sync();
   DeviceCursor& cur = batch.cur;
   const DeviceChannel& ch = cur.ch;

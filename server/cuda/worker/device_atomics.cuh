@@ -38,12 +38,22 @@ __device__ T load_acquire_gpu(const T* p) {
   return cuda::atomic_ref<T, cuda::thread_scope_device>(*const_cast<T*>(p)).load(cuda::std::memory_order_acquire);
 }
 template <class T>
+__device__ T load_relaxed_gpu(const T* p) {
+  return cuda::atomic_ref<T, cuda::thread_scope_device>(*const_cast<T*>(p)).load(cuda::std::memory_order_relaxed);
+}
+template <class T>
 __device__ void store_relaxed_gpu(T* p, T v) {
   cuda::atomic_ref<T, cuda::thread_scope_device>(*p).store(v, cuda::std::memory_order_relaxed);
 }
 template <class T>
 __device__ void store_release_gpu(T* p, T v) {
   cuda::atomic_ref<T, cuda::thread_scope_device>(*p).store(v, cuda::std::memory_order_release);
+}
+
+template <class T>
+__device__ bool compare_exchange_acquire_gpu(T* p, T expected, T desired) {
+  return cuda::atomic_ref<T, cuda::thread_scope_device>(*p).compare_exchange_strong(
+      expected, desired, cuda::std::memory_order_acquire, cuda::std::memory_order_relaxed);
 }
 
 __device__ inline uint64_t globaltimer() {

@@ -106,6 +106,18 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
   }
 }
 
+// Thread 0 of a block other than 0: claims an owned channel with posted
+// work and returns what is left of it now, or 0 (and no claim held) when
+// the scout holds it or has served it all.
+__device__ uint64_t claim_owned(const KernelArgs& a, uint32_t slot, DeviceCursor& cur) {
+  if (!claim_channel(cur)) return 0;
+  const uint64_t p = load_acquire_gpu(&a.pending[slot]);
+  const uint64_t key = load_relaxed_gpu(&cur.key), read = load_relaxed_gpu(&cur.read);
+  const uint64_t avail = (p >> kPendingTailBits) == (key & 0xffffu) ? ((p & kPendingTailMask) - read) & kPendingTailMask : 0;
+  if (avail == 0) release_channel(cur);
+  return avail;
+}
+
 }  // namespace
 
 // One kernel per built-in: the handler and the serving mode are
@@ -157,21 +169,32 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
   BlockTelemetry tel{};
   // The scout (this block's warp 0) serves small spans of this block's
   // channels itself: true when nothing of `tail` is left for the block.
+  // The scout (this block's warp 0) serves small spans of this block's
+  // channels itself, and now and then one of another block's (claimed
+  // first: its owner may be at it). True when nothing of `tail` is left.
+  auto serve_claimed_inline = [&](DeviceCursor& cur, uint64_t tail, uint16_t key16) -> bool {
+    // A cursor not yet refreshed for this channel, or a stalled channel:
+    // the owner's loop deals with it.
+    const uint64_t key = load_relaxed_gpu(&cur.key), read = load_relaxed_gpu(&cur.read);
+    if (uint16_t(key) != key16 || load_relaxed_gpu(&cur.stalled) == read + 1) return false;
+    const uint64_t avail = (tail - read) & kPendingTailMask;
+    if (avail == 0) return true;
+    if (avail > kInlineSpanBytes) return false;
+    if (!serve_channel<false>(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st))
+      return false;
+    if (lane == 0) ++scout.stats.inline_spans;
+    return ((tail - load_relaxed_gpu(&cur.read)) & kPendingTailMask) == 0;
+  };
   auto serve_inline = [&](uint32_t slot, uint64_t tail, uint16_t key16) -> bool {
     if constexpr (kBlockPerMessage) {
       return false;  // such messages need the whole block
     } else {
       DeviceCursor& cur = a.cursors[slot];
-      // A cursor not yet refreshed for this channel, or a stalled channel:
-      // the block's loop deals with it.
-      if (uint16_t(cur.key) != key16 || cur.stalled == cur.read + 1) return false;
-      const uint64_t avail = (tail - cur.read) & kPendingTailMask;
-      if (avail == 0) return true;
-      if (avail > kInlineSpanBytes) return false;
-      if (!serve_channel<false>(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st))
-        return false;
-      if (lane == 0) ++scout.stats.inline_spans;
-      return ((tail - cur.read) & kPendingTailMask) == 0;
+      if (slot % gridDim.x == 0) return serve_claimed_inline(cur, tail, key16);
+      if (!__shfl_sync(0xffffffffu, lane == 0 && claim_channel(cur), 0)) return false;
+      const bool done = serve_claimed_inline(cur, tail, key16);
+      if (lane == 0) release_channel(cur);
+      return done;
     }
   };
   // Telemetry reaches the control page at the first quiet moment after a
@@ -219,12 +242,19 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
       for (uint32_t k = 0; k < b.mine_count; ++k) {
         if (b.avail[k] == 0) continue;  // same answer in every thread
         DeviceCursor& cur = a.cursors[b.mine[k]];
+        if (!scout_block) {
+          // The scout may have served it meanwhile, or be at it now.
+          if (tid == 0) b.avail[k] = claim_owned(a, b.mine[k], cur);
+          __syncthreads();
+          if (b.avail[k] == 0) continue;
+        }
         const bool progress = serve_channel<kBlockPerMessage>(BlockTeam{}, a, cur, b.avail[k], batch, stages, handler,
                                                               reduce_scratch, tel, st);
         if (!progress && tid == 0) {
           cur.stalled = cur.read + 1;
           store_relaxed(&st->backpressure, tel.backpressure);
         }
+        if (!scout_block && tid == 0) release_channel(cur);
         worked |= progress;
       }
     }

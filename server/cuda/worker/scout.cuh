@@ -94,17 +94,18 @@ __device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[
 }
 
 // Posts the tails that moved to their owners. Returns (warp-wide) whether
-// any did; sets bit j of `own_moved` for slot lane + 32 j when that slot
-// moved and belongs to block 0.
+// any did; sets bit j of `own_moved` (or of `other_moved`) for slot
+// lane + 32 j when that slot moved and belongs to block 0 (or to another).
 __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint64_t* pending, uint32_t lane,
                                   const uint64_t (&tail)[kLoadsPerLane], const bool (&want)[kLoadsPerLane],
-                                  uint32_t& own_moved) {
+                                  uint32_t& own_moved, uint32_t& other_moved) {
   bool moved = false;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
     if (k % gridDim.x == 0) own_moved |= 1u << j;
+    else other_moved |= 1u << j;
     s.seen_tail[k] = tail[j];
     s.hot_until[k] = s.now + kHotNs;
     // The system fence before this store (acq_rel) makes it a release: the
@@ -184,6 +185,21 @@ __device__ bool serve_own_inline(const ScoutState& s, uint32_t own_moved, ServeI
   return left;
 }
 
+// Offers one moved slot of another block (the lowest) to `serve_inline`
+// as well: a lone small request then skips the hand-over to its owner,
+// which costs several µs. One per round, so that many channels moving
+// together are still served by their owners side by side. The owner may
+// get there first: serve_inline claims the channel (claim_channel).
+template <class ServeInline>
+__device__ void serve_other_inline(const ScoutState& s, uint32_t other_moved, ServeInline& serve_inline) {
+  const uint32_t lanes = __ballot_sync(0xffffffffu, other_moved != 0);
+  if (lanes == 0) return;
+  const uint32_t src = __ffs(lanes) - 1;
+  const uint32_t bits = __shfl_sync(0xffffffffu, other_moved, src);
+  const uint32_t k = src + 32 * (__ffs(bits) - 1);
+  serve_inline(k, s.seen_tail[k], s.key16[k]);
+}
+
 // One round of the scout. Called by the 32 lanes of block 0's warp 0. A
 // quiet round (nothing moved, nothing asked) is the loads alone. A move is
 // read with acquire order: the first 32 hot slots by acquire loads, others
@@ -196,7 +212,7 @@ __device__ bool serve_own_inline(const ScoutState& s, uint32_t own_moved, ServeI
 template <class ServeInline>
 __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
   ScoutResult r{false, false, false, false};
-  uint32_t own_moved = 0;
+  uint32_t own_moved = 0, other_moved = 0;
   ControlBlock* cb = &a.control->cb;
   uint64_t tail[kLoadsPerLane];
   bool want[kLoadsPerLane];
@@ -240,7 +256,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   const uint64_t fenced = lane == 0 ? globaltimer() : 0;
   // An inactive kernel posts nothing: what arrives meanwhile is posted
   // once it is activated.
-  bool moved = active && post_tails(s, a.shared, a.pending, lane, tail, want, own_moved);
+  bool moved = active && post_tails(s, a.shared, a.pending, lane, tail, want, own_moved, other_moved);
 
   if (epoch != s.table_epoch) {
     scout_read_table(s, a.table, lane);
@@ -254,12 +270,13 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   if (active && sweep) {
     load_tails(s, lane, tail, want, false, [&](uint32_t k) { return !is_hot(s, k); });
     acquire_fence_system();
-    moved |= post_tails(s, a.shared, a.pending, lane, tail, want, own_moved);
+    moved |= post_tails(s, a.shared, a.pending, lane, tail, want, own_moved, other_moved);
   }
   r.posted = moved;
   // After a table change block 0's cursors are refreshed first.
   if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
                                                 : serve_own_inline(s, own_moved, serve_inline);
+  if (moved && !r.table_changed) serve_other_inline(s, other_moved, serve_inline);
 
   if (terminate) {
     // Leave once everything seen is consumed, twice in a row (an owner may
