@@ -32,6 +32,7 @@ constexpr uint32_t kScoutBudget = 64;     // scout rounds per trip round block 0
 struct BlockState {
   uint16_t mine[kMaxChannels];   // slots this block owns
   uint64_t avail[kMaxChannels];  // request bytes posted and not yet read, per owned slot
+  uint64_t polled_read[kMaxChannels];  // the read position avail[] was counted from
   uint32_t mine_count;
   uint32_t work;                 // some avail[] != 0
   uint32_t refresh;              // the channel table moved on
@@ -85,7 +86,9 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
     const DeviceCursor& cur = a.cursors[b.mine[k]];
     const uint64_t p = load_acquire_gpu(&a.pending[b.mine[k]]);
     uint64_t avail = 0;
-    if ((p >> kPendingTailBits) == (cur.key & 0xffffu)) avail = ((p & kPendingTailMask) - cur.read) & kPendingTailMask;
+    const uint64_t read = cur.read;
+    if ((p >> kPendingTailBits) == (cur.key & 0xffffu)) avail = ((p & kPendingTailMask) - read) & kPendingTailMask;
+    b.polled_read[k] = read;
     // A stalled channel (no reply room, or broken) is retried now and then:
     // its client frees reply room without telling the GPU.
     const bool stuck = avail && cur.stalled == cur.read + 1;
@@ -107,15 +110,16 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
 }
 
 // Thread 0 of a block other than 0: claims an owned channel with posted
-// work and returns what is left of it now, or 0 (and no claim held) when
-// the scout holds it or has served it all.
-__device__ uint64_t claim_owned(const KernelArgs& a, uint32_t slot, DeviceCursor& cur) {
+// work (`avail` bytes from `polled_read` when polled) and returns what is
+// left of it now, or 0 (and no claim held) when the scout holds it or has
+// served it. The scout serves only up to a tail it posted, so what it left
+// is the polled span less how far the read position moved meanwhile.
+__device__ uint64_t claim_owned(DeviceCursor& cur, uint64_t polled_read, uint64_t avail) {
   if (!claim_channel(cur)) return 0;
-  const uint64_t p = load_acquire_gpu(&a.pending[slot]);
-  const uint64_t key = load_relaxed_gpu(&cur.key), read = load_relaxed_gpu(&cur.read);
-  const uint64_t avail = (p >> kPendingTailBits) == (key & 0xffffu) ? ((p & kPendingTailMask) - read) & kPendingTailMask : 0;
-  if (avail == 0) release_channel(cur);
-  return avail;
+  const uint64_t moved = (load_relaxed_gpu(&cur.read) - polled_read) & kPendingTailMask;
+  const uint64_t left = moved < avail ? avail - moved : 0;
+  if (left == 0) release_channel(cur);
+  return left;
 }
 
 }  // namespace
@@ -244,7 +248,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
         DeviceCursor& cur = a.cursors[b.mine[k]];
         if (!scout_block) {
           // The scout may have served it meanwhile, or be at it now.
-          if (tid == 0) b.avail[k] = claim_owned(a, b.mine[k], cur);
+          if (tid == 0) b.avail[k] = claim_owned(cur, b.polled_read[k], b.avail[k]);
           __syncthreads();
           if (b.avail[k] == 0) continue;
         }

@@ -68,10 +68,10 @@ struct ScoutResult {
   bool left_for_block; // block 0 owns posted work the scout did not serve itself
 };
 
-// Spans of block 0's channels up to this size the scout serves itself: a
-// few small records, where one warp is as fast as eight and the hand-over
-// to the block would cost more than the work.
-inline constexpr uint64_t kInlineSpanBytes = 512;
+// Spans up to this size the scout serves itself (block 0's, and one of
+// another block's per round): a few small records, where one warp is as
+// fast as eight and the hand-over to a block would cost more than the work.
+inline constexpr uint64_t kInlineSpanBytes = 2048;
 
 __device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_until[k] > s.now; }
 
