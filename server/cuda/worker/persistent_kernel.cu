@@ -176,27 +176,30 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
   // The scout (this block's warp 0) serves small spans of this block's
   // channels itself, and now and then one of another block's (claimed
   // first: its owner may be at it). True when nothing of `tail` is left.
-  auto serve_claimed_inline = [&](DeviceCursor& cur, uint64_t tail, uint16_t key16) -> bool {
+  // `shared`: another block's channel, whose cursor moves on other SMs too
+  // (read from L2).
+  auto serve_claimed_inline = [&](DeviceCursor& cur, uint64_t tail, uint16_t key16, bool shared) -> bool {
+    auto load = [shared](const uint64_t& v) { return shared ? load_relaxed_gpu(&v) : v; };
     // A cursor not yet refreshed for this channel, or a stalled channel:
     // the owner's loop deals with it.
-    const uint64_t key = load_relaxed_gpu(&cur.key), read = load_relaxed_gpu(&cur.read);
-    if (uint16_t(key) != key16 || load_relaxed_gpu(&cur.stalled) == read + 1) return false;
+    const uint64_t key = load(cur.key), read = load(cur.read);
+    if (uint16_t(key) != key16 || load(cur.stalled) == read + 1) return false;
     const uint64_t avail = (tail - read) & kPendingTailMask;
     if (avail == 0) return true;
     if (avail > kInlineSpanBytes) return false;
     if (!serve_channel<false>(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st))
       return false;
     if (lane == 0) ++scout.stats.inline_spans;
-    return ((tail - load_relaxed_gpu(&cur.read)) & kPendingTailMask) == 0;
+    return ((tail - load(cur.read)) & kPendingTailMask) == 0;
   };
   auto serve_inline = [&](uint32_t slot, uint64_t tail, uint16_t key16) -> bool {
     if constexpr (kBlockPerMessage) {
       return false;  // such messages need the whole block
     } else {
       DeviceCursor& cur = a.cursors[slot];
-      if (slot % gridDim.x == 0) return serve_claimed_inline(cur, tail, key16);
+      if (slot % gridDim.x == 0) return serve_claimed_inline(cur, tail, key16, false);
       if (!__shfl_sync(0xffffffffu, lane == 0 && claim_channel(cur), 0)) return false;
-      const bool done = serve_claimed_inline(cur, tail, key16);
+      const bool done = serve_claimed_inline(cur, tail, key16, true);
       if (lane == 0) release_channel(cur);
       return done;
     }
