@@ -301,7 +301,7 @@ __device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, Devi
 }
 
 // A channel of a block other than 0 may be served by its owner or, for a
-// lone small span, by the scout (scout.cuh, serve_other_inline): whoever
+// lone small span, by the scout (scout.cuh, serve_moved_inline): whoever
 // claims it serves, from the cursor as the other left it, and releases it
 // after publishing. Block 0's channels need no claim: the scout is block
 // 0's own warp, which the rest of block 0 waits for.

@@ -74,6 +74,7 @@ struct ScoutResult {
 inline constexpr uint64_t kInlineSpanBytes = 512;  // 2048 tried: a lone 1 KiB echo 11.4 -> 15.0 µs
 
 __device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_until[k] > s.now; }
+__device__ inline uint32_t lane_id() { return threadIdx.x % 32; }
 
 // Issues the loads of the tails of the slots `pick` selects, all in flight
 // at once. With `acquire_first`, each lane's first load (slots 0..31) is an
@@ -169,35 +170,33 @@ __device__ inline bool staged_drained(const ScoutState& s, const DeviceCursor* c
 }
 
 // Offers the moved slots of block 0 (bit j of each lane's `own_moved` is
-// slot lane + 32 j) to `serve_inline(slot, tail, key16)`, which serves
-// them with this warp and says whether nothing is left for block 0.
-// Returns (warp-wide) whether something is.
+// slot lane + 32 j), and one moved slot of another block (the lowest in
+// `other_moved`), to `serve_inline(slot, tail, key16)`, which serves them
+// with this warp and says whether nothing is left of them. Returns
+// (warp-wide) whether something is left for block 0.
+//
+// Another block's slot: a lone small request then skips the hand-over to
+// its owner, which costs several µs. One per round, so that channels
+// moving together are still served by their owners side by side; the
+// owner may get there first (serve_inline claims the channel). One call
+// site for serve_inline: the scout's serving code is big, and a second
+// copy of it slowed a lone message by 2 µs (instruction cache).
 template <class ServeInline>
-__device__ bool serve_own_inline(const ScoutState& s, uint32_t own_moved, ServeInline& serve_inline) {
+__device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint32_t other_moved,
+                                   ServeInline& serve_inline) {
+  const uint32_t others = __ballot_sync(0xffffffffu, other_moved != 0);
+  const uint32_t first_other = others ? __ffs(others) - 1 : 32;
+  if (lane_id() == first_other) own_moved |= other_moved & (0u - other_moved);  // its lowest bit
   bool left = false;
   for (uint32_t lanes = __ballot_sync(0xffffffffu, own_moved != 0); lanes != 0; lanes &= lanes - 1) {
     const uint32_t src = __ffs(lanes) - 1;
     for (uint32_t bits = __shfl_sync(0xffffffffu, own_moved, src); bits != 0; bits &= bits - 1) {
       const uint32_t k = src + 32 * (__ffs(bits) - 1);
-      left |= !serve_inline(k, s.seen_tail[k], s.key16[k]);
+      const bool done = serve_inline(k, s.seen_tail[k], s.key16[k]);
+      if (k % gridDim.x == 0) left |= !done;
     }
   }
   return left;
-}
-
-// Offers one moved slot of another block (the lowest) to `serve_inline`
-// as well: a lone small request then skips the hand-over to its owner,
-// which costs several µs. One per round, so that many channels moving
-// together are still served by their owners side by side. The owner may
-// get there first: serve_inline claims the channel (claim_channel).
-template <class ServeInline>
-__device__ void serve_other_inline(const ScoutState& s, uint32_t other_moved, ServeInline& serve_inline) {
-  const uint32_t lanes = __ballot_sync(0xffffffffu, other_moved != 0);
-  if (lanes == 0) return;
-  const uint32_t src = __ffs(lanes) - 1;
-  const uint32_t bits = __shfl_sync(0xffffffffu, other_moved, src);
-  const uint32_t k = src + 32 * (__ffs(bits) - 1);
-  serve_inline(k, s.seen_tail[k], s.key16[k]);
 }
 
 // One round of the scout. Called by the 32 lanes of block 0's warp 0. A
@@ -275,8 +274,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   r.posted = moved;
   // After a table change block 0's cursors are refreshed first.
   if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
-                                                : serve_own_inline(s, own_moved, serve_inline);
-  if (moved && !r.table_changed) serve_other_inline(s, other_moved, serve_inline);
+                                                : serve_moved_inline(s, own_moved, other_moved, serve_inline);
 
   if (terminate) {
     // Leave once everything seen is consumed, twice in a row (an owner may
