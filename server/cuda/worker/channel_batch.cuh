@@ -380,7 +380,8 @@ struct Stages {
 // them: true when requests were consumed. A WarpTeam serves only
 // warp-per-message kernels, and only spans that fit the shared stage.
 // kBlockPerMessage: the kernel gives the whole block to each message.
-template <bool kBlockPerMessage, class Team, class Handler>
+// kMultiBlock: other blocks and the scout may serve channels (claim_channel).
+template <bool kBlockPerMessage, bool kMultiBlock, class Team, class Handler>
 __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCursor& home, uint64_t avail, Batch& batch,
                               const Stages& stages, Handler& handler, double* reduce_scratch,
                               BlockTelemetry& tel, BlockStats* st) {
@@ -392,7 +393,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   // another SM (claim_channel): its cursor comes from L2, not L1. Block
   // 0's own cursors only ever move on this SM.
   static_assert(sizeof(DeviceCursor) % 8 == 0 && sizeof(DeviceCursor) / 8 <= 32);
-  const bool shared_slot = (&home - a.cursors) % gridDim.x != 0;
+  const bool shared_slot = kMultiBlock && (&home - a.cursors) % gridDim.x != 0;
   if (tid < sizeof(DeviceCursor) / 8) {
     const uint64_t* from_home = reinterpret_cast<const uint64_t*>(&home) + tid;
     reinterpret_cast<uint64_t*>(&batch.cur)[tid] = shared_slot ? load_relaxed_gpu(from_home) : *from_home;

@@ -115,7 +115,7 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   die_on(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
   // The debug kernels are tiny: echo's occupancy bounds theirs.
   const bool debug_kernel = m.builtin == kTrapKernel || m.builtin == kHangKernel;
-  die_on(persistent_kernel_blocks_per_sm(debug_kernel ? 0 : m.builtin, g->block_, &per_sm), "occupancy");
+  die_on(persistent_kernel_blocks_per_sm(debug_kernel ? 0 : m.builtin, g->grid_, g->block_, &per_sm), "occupancy");
   const double capacity = double(per_sm) * sms;
   g->share_ = capacity > 0 ? g->grid_ / capacity : 2.0;
   trace("launch: occupancy known", uint64_t(per_sm));

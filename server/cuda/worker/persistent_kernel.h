@@ -6,7 +6,8 @@
 
 namespace rk::server::gpu {
 
-// There is one persistent kernel per built-in (KernelArgs::builtin picks).
+// There is one persistent kernel per built-in (KernelArgs::builtin picks),
+// and per one block or several (the grid picks).
 // Allows the kernels their dynamic shared memory (the small-span stages) and
 // prefers this share of each SM's L1 as shared memory (0..100; -1: the
 // driver's choice). One fixed split for every persistent kernel, so a later
@@ -17,7 +18,7 @@ cudaError_t configure_persistent_kernel(int carveout_percent);
 size_t persistent_kernel_smem(uint32_t block);
 // How many blocks of `block` threads of built-in `builtin`'s kernel fit on
 // one SM at once.
-cudaError_t persistent_kernel_blocks_per_sm(uint32_t builtin, uint32_t block, int* out);
+cudaError_t persistent_kernel_blocks_per_sm(uint32_t builtin, uint32_t grid, uint32_t block, int* out);
 cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint32_t block, cudaStream_t stream);
 // A kernel that traps at once: the fault path's test.
 cudaError_t launch_trap_kernel(cudaStream_t stream);
