@@ -454,15 +454,16 @@ void GpuService::garbage_tail_harms_no_one(const std::function<uint64_t(uint64_t
   RK_ASSERT_OK(rk_kernel_state(victim.get(), &st));
   EXPECT_EQ(st, RK_STATE_ACTIVE) << daemon_->log_tail();
   ASSERT_TRUE(daemon_->process().running()) << daemon_->log_tail();
-  {
-    // A new session attaches beside the broken channel and is served too.
+  // A new session attaching to `name` is served.
+  auto fresh_session_served = [&](const char* name) {
     ClientPtr fresh = connect_to(*daemon_);
     ASSERT_TRUE(fresh);
     rk_kernel* k = nullptr;
-    RK_ASSERT_OK(rk_attach(fresh.get(), "gpu-garbage-victim", &k));
+    RK_ASSERT_OK(rk_attach(fresh.get(), name, &k));
     KernelPtr attached(k);
     EXPECT_TRUE(serves(attached.get(), 10));
-  }
+  };
+  fresh_session_served("gpu-garbage-victim");  // beside the broken channel
   // The broken channel, still bound, does not hold back the drain.
   RK_EXPECT_OK(rk_terminate(victim.get(), 10000));
   victim.reset();
@@ -474,12 +475,7 @@ void GpuService::garbage_tail_harms_no_one(const std::function<uint64_t(uint64_t
   KernelPtr after = launch_cuda("echo", 1, 0, "gpu-garbage-after");
   ASSERT_TRUE(after);
   RK_ASSERT_OK(rk_activate(after.get()));
-  ClientPtr fresh = connect_to(*daemon_);
-  ASSERT_TRUE(fresh);
-  rk_kernel* k = nullptr;
-  RK_ASSERT_OK(rk_attach(fresh.get(), "gpu-garbage-after", &k));
-  KernelPtr attached(k);
-  EXPECT_TRUE(serves(attached.get(), 10));
+  fresh_session_served("gpu-garbage-after");
   EXPECT_TRUE(serves(after.get(), 10));
   RK_EXPECT_OK(rk_terminate(after.get(), 10000));
 }
