@@ -101,7 +101,12 @@ rk_status rk_launch(rk_client* client, const char* kernel, const rk_launch_optio
       return fail(RK_E_INVALID_ARGUMENT, "rk_launch_options.size is too small: call rk_launch_options_init");
     std::memcpy(&o, options, std::min<size_t>(options->size ? options->size : sizeof o, sizeof o));
   }
-  if (o.transfer > RK_TRANSFER_STAGED) return fail(RK_E_INVALID_ARGUMENT, "unknown rk_transfer value");
+  // Read as an integer: a value outside the enum is the caller's bug, and
+  // loading it as an rk_transfer would be undefined behaviour in C++.
+  uint32_t transfer = 0;
+  static_assert(sizeof transfer == sizeof o.transfer);
+  std::memcpy(&transfer, &o.transfer, sizeof transfer);
+  if (transfer > RK_TRANSFER_STAGED) return fail(RK_E_INVALID_ARGUMENT, "unknown rk_transfer value");
   return guarded([&] {
     ControlCall call(client);
     auto l = call.request().initLaunch();
@@ -112,7 +117,7 @@ rk_status rk_launch(rk_client* client, const char* kernel, const rk_launch_optio
     l.setBlock(o.block);
     l.setRingBytes(o.ring_bytes);
     l.setDevice(o.device);
-    l.setTransfer(static_cast<rk::schema::Transfer>(o.transfer));
+    l.setTransfer(static_cast<rk::schema::Transfer>(transfer));
     return bind_reply(client, call, out);
   });
 }

@@ -76,8 +76,11 @@ uint64_t reply_spin_ns(const rk_kernel* k) {
   return std::max(base, want);
 }
 // Moving average (1/4 weight to the newest): one slow reply does not make
-// every later wait spin long.
+// every later wait spin long. A reply slower than the longest spin counts
+// as 0: spinning cannot catch it, and a kernel that is always that slow
+// gets the shortest spin, not 250 µs of a core per call for nothing.
 void note_reply_wait(rk_kernel* k, uint64_t ns) {
+  if (ns > kMaxReplySpinNs) ns = 0;
   const uint64_t old = k->reply_wait_ns.load(std::memory_order_relaxed);
   k->reply_wait_ns.store(old ? (3 * old + ns) / 4 : ns, std::memory_order_relaxed);
 }
@@ -334,7 +337,7 @@ static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correla
     Errc w = k->replies.data_bell().wait(
         [k] { return k->replies.has_data() || slot_state(k) != shm::kSlotBound; }, deadline, &k->client->stop,
         reply_spin_ns(k), [k] { shm::Doorbell(&k->bell->parked).ring(); });
-    if (w == Errc::ok) note_reply_wait(k, monotonic_ns() - waited_from);
+    if (w == Errc::ok && k->replies.has_data()) note_reply_wait(k, monotonic_ns() - waited_from);
     lock.lock();
     k->reader_active = false;
     k->arrived.notify_all();

@@ -275,7 +275,8 @@ TEST_F(CapiLifecycle, UnknownTransfer_RefusedWithMessage) {
   ASSERT_TRUE(c);
   rk_launch_options o;
   rk_launch_options_init(&o);
-  o.transfer = static_cast<rk_transfer>(7);
+  const uint32_t bad = 7;  // not an rk_transfer: written as the integer a C caller could pass
+  std::memcpy(&o.transfer, &bad, sizeof bad);
   rk_kernel* k = nullptr;
   const rk_status s = rk_launch(c.get(), "echo", &o, &k);
   EXPECT_EQ(s, RK_E_INVALID_ARGUMENT) << why(s);
@@ -292,7 +293,8 @@ TEST_F(CapiLifecycle, OptionsBuiltBeforeTransfer_StillLaunch) {
   rk_launch_options o;
   rk_launch_options_init(&o);
   o.size = offsetof(rk_launch_options, transfer);
-  o.transfer = static_cast<rk_transfer>(7);  // beyond size: must be ignored
+  const uint32_t bad = 7;  // not an rk_transfer: written as the integer a C caller could pass
+  std::memcpy(&o.transfer, &bad, sizeof bad);  // beyond size: must be ignored
   KernelPtr k = launch(c.get(), "echo", &o);
   ASSERT_TRUE(k);
   RK_ASSERT_OK(rk_activate(k.get()));

@@ -77,6 +77,25 @@ TEST_P(GpuService, EchoRoundTripsEverySizeUpTo64KiB) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
+TEST_P(GpuService, InactiveKernelHoldsRequestsUntilActivated) {
+  // Launched kernels start inactive; requests wait in the ring (for the
+  // staged bridge too, which must not hand them to the GPU meanwhile).
+  KernelPtr k = launch_cuda("echo");
+  ASSERT_TRUE(k);
+  const uint64_t v = 0x5eed;
+  RK_ASSERT_OK(rk_send(k.get(), 7, &v, sizeof v, 1, 5000));
+  rk_message* early = nullptr;
+  EXPECT_EQ(rk_receive(k.get(), &early, 300), RK_E_TIMEOUT) << "an inactive kernel answered";
+  rk_message_release(early);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  rk_message* reply = nullptr;
+  RK_ASSERT_OK(rk_receive(k.get(), &reply, 10000));
+  MessagePtr r(reply);
+  const auto* p = reinterpret_cast<const unsigned char*>(&v);
+  EXPECT_EQ(bytes_of(r.get()), std::vector<unsigned char>(p, p + sizeof v));
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
 TEST_P(GpuService, CounterKeepsStateAcrossMessagesOnTheDevice) {
   KernelPtr k = launch_cuda("counter");
   ASSERT_TRUE(k);

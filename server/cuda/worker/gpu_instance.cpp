@@ -192,7 +192,7 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
 
   if (a.staged) {
     // The bridge, not the GPU, watches the rings: it sleeps on the bell.
-    g->bridge_ = std::make_unique<StagingBridge>(device, g->bell_, a.pending);
+    g->bridge_ = std::make_unique<StagingBridge>(device, &g->control_->cb, g->bell_, a.pending);
   } else {
     // Clients bump the bell's seq after publishing, without a system call.
     at(g->bell_->bell.waiters).store(shm::kBellPolled, std::memory_order_release);

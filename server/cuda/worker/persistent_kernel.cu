@@ -113,11 +113,20 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
 // work (`avail` bytes from `polled_read` when polled) and returns what is
 // left of it now, or 0 (and no claim held) when the scout holds it or has
 // served it. The scout serves only up to a tail it posted, so what it left
-// is the polled span less how far the read position moved meanwhile.
-__device__ uint64_t claim_owned(DeviceCursor& cur, uint64_t polled_read, uint64_t avail) {
+// is the polled span less how far the read position moved meanwhile. An
+// `avail` beyond the capacity is either a broken tail or a poll that read
+// the pending word just before the scout posted and served past it: the
+// word, read again, tells which.
+__device__ uint64_t claim_owned(const KernelArgs& a, uint32_t slot, DeviceCursor& cur, uint64_t polled_read,
+                                uint64_t avail) {
   if (!claim_channel(cur)) return 0;
-  const uint64_t moved = (load_relaxed_gpu(&cur.read) - polled_read) & kPendingTailMask;
-  const uint64_t left = moved < avail ? avail - moved : 0;
+  const uint64_t read = load_relaxed_gpu(&cur.read);
+  const uint64_t moved = (read - polled_read) & kPendingTailMask;
+  uint64_t left = moved < avail ? avail - moved : 0;
+  if (left > cur.ch.capacity) {
+    const uint64_t p = load_acquire_gpu(&a.pending[slot]);
+    left = (p >> kPendingTailBits) == (cur.key & 0xffffu) ? ((p & kPendingTailMask) - read) & kPendingTailMask : 0;
+  }
   if (left == 0) release_channel(cur);
   return left;
 }
@@ -184,8 +193,9 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
   auto serve_claimed_inline = [&](DeviceCursor& cur, uint64_t tail, uint16_t key16, bool shared) -> bool {
     auto load = [shared](const uint64_t& v) { return shared ? load_relaxed_gpu(&v) : v; };
     // A cursor not yet refreshed for this channel, or a stalled channel:
-    // the owner's loop deals with it.
-    const uint64_t key = load(cur.key), read = load(cur.read);
+    // the owner's loop deals with it. Another block's key is acquired: its
+    // owner publishes a refreshed cursor with a release of the key.
+    const uint64_t key = shared ? load_acquire_gpu(&cur.key) : cur.key, read = load(cur.read);
     if (uint16_t(key) != key16 || load(cur.stalled) == read + 1) return false;
     const uint64_t avail = (tail - read) & kPendingTailMask;
     if (avail == 0) return true;
@@ -252,14 +262,17 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
       for (uint32_t k = 0; k < b.mine_count; ++k) {
         if (b.avail[k] == 0) continue;  // same answer in every thread
         DeviceCursor& cur = a.cursors[b.mine[k]];
+        uint64_t avail = b.avail[k];
         if (kMultiBlock && !scout_block) {
-          // The scout may have served it meanwhile, or be at it now.
-          if (tid == 0) b.avail[k] = claim_owned(cur, b.polled_read[k], b.avail[k]);
-          __syncthreads();
-          if (b.avail[k] == 0) continue;
+          // The scout may have served it meanwhile, or be at it now. The
+          // answer travels in the barrier, not in shared memory (a warp
+          // still reading b.avail[k] above must not see it change).
+          // serve_channel reads `avail` in thread 0 only.
+          if (tid == 0) avail = claim_owned(a, b.mine[k], cur, b.polled_read[k], avail);
+          if (!__syncthreads_or(tid == 0 && avail != 0)) continue;
         }
-        const bool progress = serve_channel<kBlockPerMessage, kMultiBlock>(BlockTeam{}, a, cur, b.avail[k], batch,
-                                                                           stages, handler, reduce_scratch, tel, st);
+        const bool progress = serve_channel<kBlockPerMessage, kMultiBlock>(BlockTeam{}, a, cur, avail, batch, stages,
+                                                                           handler, reduce_scratch, tel, st);
         if (!progress && tid == 0) {
           cur.stalled = cur.read + 1;
           store_relaxed(&st->backpressure, tel.backpressure);

@@ -3,6 +3,7 @@
 #include <cuda.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "server/cuda/gpu_layout.h"
 #include "server/cuda/worker/cuda_check.h"
@@ -14,6 +15,9 @@ namespace {
 // While spans keep coming the thread spins; after this long without one it
 // sleeps on the bell until a client rings it.
 constexpr uint64_t kSpinNs = 50'000;
+// While the kernel is inactive.
+constexpr int64_t kInactivePollUs = 200;
+constexpr int64_t kInactiveWaitMs = 100;
 
 template <class T>
 std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
@@ -60,8 +64,8 @@ bool StagingBridge::supported(int device, std::string& why) {
   return true;
 }
 
-StagingBridge::StagingBridge(int device, shm::KernelBell* bell, uint64_t* pending)
-    : device_(device), bell_(bell), pending_(pending) {
+StagingBridge::StagingBridge(int device, const ControlBlock* control, shm::KernelBell* bell, uint64_t* pending)
+    : device_(device), control_(control), bell_(bell), pending_(pending) {
   die_on(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "bridge: stream");
   thread_ = std::thread([this] { run(); });
 }
@@ -86,6 +90,10 @@ uint8_t* StagingBridge::add(uint32_t slot, uint64_t key, shm::RingHeader* reques
   // Stream-ordered: allocating must not wait for the device, which runs
   // persistent kernels that never finish.
   die_on(cudaMallocAsync(reinterpret_cast<void**>(&c.mirror), capacity, stream_), "bridge: mirror");
+  // Zeroed: pool memory may hold another session's requests, and a client
+  // can make the kernel read mirror bytes the bridge never copied (a head
+  // it moves before the kernel reads it); it must find nothing but zeros.
+  die_on(cudaMemsetAsync(c.mirror, 0, capacity, stream_), "bridge: mirror");
   // The kernel starts this channel's cursor at the same head.
   c.copied = at(request->head).load(std::memory_order_acquire);
   post(slot, key, c.copied);
@@ -122,10 +130,11 @@ void StagingBridge::post(uint32_t slot, uint64_t key, uint64_t tail) {
 void StagingBridge::gather(Channel& c, uint64_t tail, Round& r) {
   const uint64_t n = tail - c.copied;
   if (n > c.capacity || n % 8 != 0) {
-    // A tail no producer could publish. Posted uncopied: the owning block
-    // finds the span impossible and leaves the channel alone, as mapped.
+    // A tail no producer could publish. Posted as a misaligned span, which
+    // the owning block finds impossible and leaves alone (the tail itself
+    // could pass the kernel's 48-bit arithmetic as a small span).
     c.broken = true;
-    r.posts.push_back({c.slot, c.key, tail});
+    r.posts.push_back({c.slot, c.key, c.copied + 4});
     return;
   }
   const uint64_t off = c.copied & (c.capacity - 1);
@@ -180,6 +189,18 @@ void StagingBridge::run() {
   die_on(cudaSetDevice(device_), "bridge: device");
   shm::Doorbell bell(&bell_->bell);
   while (!stop_.stop.load(std::memory_order_acquire)) {
+    // An inactive kernel serves nothing (requests wait in the rings, as
+    // with mapped, whose scout posts nothing then): post nothing, and look
+    // again now and then while something waits. Only a launched or
+    // deactivated kernel with queued requests polls like this.
+    if (std::atomic_ref<uint32_t>(const_cast<uint32_t&>(control_->active)).load(std::memory_order_acquire) == 0) {
+      if (any_moved()) {
+        std::this_thread::sleep_for(std::chrono::microseconds(kInactivePollUs));
+        continue;
+      }
+      (void)bell.wait([this] { return any_moved(); }, Deadline::after_ms(kInactiveWaitMs), &stop_, 0);
+      continue;
+    }
     Round& r = round_;
     r.clear();
     {

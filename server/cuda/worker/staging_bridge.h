@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/control_block.h"
 #include "shm/doorbell.h"
 #include "shm/ring_layout.h"
 #include "shm/segment_layout.h"
@@ -35,8 +36,9 @@ class StagingBridge {
   // bridge relies on; `why` says what is missing if not.
   static bool supported(int device, std::string& why);
 
-  // `pending`: device address of KernelShared::pending (one word per slot).
-  StagingBridge(int device, shm::KernelBell* bell, uint64_t* pending);
+  // `control`: the kernel's command words (host memory; posts wait for
+  // `active`). `pending`: device address of the post words (one per slot).
+  StagingBridge(int device, const ControlBlock* control, shm::KernelBell* bell, uint64_t* pending);
   ~StagingBridge();  // stops the thread, then frees every mirror
   StagingBridge(const StagingBridge&) = delete;
   StagingBridge& operator=(const StagingBridge&) = delete;
@@ -102,6 +104,7 @@ class StagingBridge {
   void post(uint32_t slot, uint64_t key, uint64_t tail);
 
   int device_;
+  const ControlBlock* control_;
   shm::KernelBell* bell_;
   uint64_t* pending_;
   cudaStream_t stream_ = nullptr;
