@@ -129,8 +129,8 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
 
   // Like co-residency, settled before anything is registered.
   g->transfer_ = Transfer(m.transfer);
-  if (g->transfer_ == Transfer::automatic)
-    g->transfer_ = debug_kernel ? Transfer::mapped : choose_transfer(m.builtin, g->grid_);
+  if (debug_kernel) g->transfer_ = Transfer::mapped;  // they serve nothing: no bridge to start
+  else if (g->transfer_ == Transfer::automatic) g->transfer_ = choose_transfer(m.builtin, g->grid_);
   if (g->transfer_ == Transfer::staged && !StagingBridge::supported(device, why)) {
     if (Transfer(m.transfer) == Transfer::staged) {
       status = Errc::invalid_argument;
