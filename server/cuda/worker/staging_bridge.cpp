@@ -66,7 +66,7 @@ bool StagingBridge::supported(int device, std::string& why) {
 
 StagingBridge::StagingBridge(int device, const ControlBlock* control, shm::KernelBell* bell, uint64_t* pending)
     : device_(device), control_(control), bell_(bell), pending_(pending) {
-  die_on(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "bridge: stream");
+  for (cudaStream_t& s : streams_) die_on(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "bridge: stream");
   thread_ = std::thread([this] { run(); });
 }
 
@@ -74,9 +74,12 @@ StagingBridge::~StagingBridge() {
   stop_.stop.store(true, std::memory_order_release);
   shm::Doorbell(&bell_->bell).wake_all();
   if (thread_.joinable()) thread_.join();
-  for (Channel& c : channels_) cudaFreeAsync(c.mirror, stream_);
-  cudaStreamSynchronize(stream_);
-  cudaStreamDestroy(stream_);
+  for (cudaStream_t s : streams_) cudaStreamSynchronize(s);
+  for (Channel& c : channels_) cudaFreeAsync(c.mirror, streams_[0]);
+  for (cudaStream_t s : streams_) {
+    cudaStreamSynchronize(s);
+    cudaStreamDestroy(s);
+  }
 }
 
 uint8_t* StagingBridge::add(uint32_t slot, uint64_t key, shm::RingHeader* request, uint64_t capacity) {
@@ -89,17 +92,18 @@ uint8_t* StagingBridge::add(uint32_t slot, uint64_t key, shm::RingHeader* reques
   c.capacity = capacity;
   // Stream-ordered: allocating must not wait for the device, which runs
   // persistent kernels that never finish.
-  die_on(cudaMallocAsync(reinterpret_cast<void**>(&c.mirror), capacity, stream_), "bridge: mirror");
+  cudaStream_t stream = stream_of(slot);
+  die_on(cudaMallocAsync(reinterpret_cast<void**>(&c.mirror), capacity, stream), "bridge: mirror");
   // Zeroed: pool memory may hold another session's requests, and a client
   // can make the kernel read mirror bytes the bridge never copied (a head
   // it moves before the kernel reads it); it must find nothing but zeros.
-  die_on(cudaMemsetAsync(c.mirror, 0, capacity, stream_), "bridge: mirror");
+  die_on(cudaMemsetAsync(c.mirror, 0, capacity, stream), "bridge: mirror");
   // The kernel starts this channel's cursor at the same head.
   c.copied = at(request->head).load(std::memory_order_acquire);
   post(slot, key, c.copied);
   // The mirror exists, and the slot's word names this channel, before the
   // channel table does.
-  die_on(cudaStreamSynchronize(stream_), "bridge: add");
+  die_on(cudaStreamSynchronize(stream), "bridge: add");
   channels_.push_back(c);
   return c.mirror;
 }
@@ -110,20 +114,21 @@ uint8_t* StagingBridge::remove(uint32_t slot) {
   if (it == channels_.end()) return nullptr;
   uint8_t* mirror = it->mirror;
   channels_.erase(it);
-  die_on(cudaStreamSynchronize(stream_), "bridge: remove");  // nothing of it in flight
+  die_on(cudaStreamSynchronize(stream_of(slot)), "bridge: remove");  // nothing of it in flight
   return mirror;
 }
 
 void StagingBridge::release(uint8_t* mirror) {
   if (!mirror) return;
   std::lock_guard lock(mu_);
-  die_on(cudaFreeAsync(mirror, stream_), "bridge: free mirror");
+  die_on(cudaFreeAsync(mirror, streams_[0]), "bridge: free mirror");  // nothing uses it since remove()
 }
 
 void StagingBridge::post(uint32_t slot, uint64_t key, uint64_t tail) {
   // The default flags fence after the stream's earlier copies: an owner
   // that sees this word sees the span it ends.
-  die_on(write_value64()(stream_, CUdeviceptr(pending_ + slot), pending_word(key, tail), CU_STREAM_WRITE_VALUE_DEFAULT),
+  die_on(write_value64()(stream_of(slot), CUdeviceptr(pending_ + slot), pending_word(key, tail),
+                         CU_STREAM_WRITE_VALUE_DEFAULT),
          "bridge: post");
 }
 
@@ -146,7 +151,7 @@ void StagingBridge::gather(Channel& c, uint64_t tail, Round& r) {
   c.copied = tail;
 }
 
-void StagingBridge::submit(Round& r) {
+void StagingBridge::submit(Round& r, cudaStream_t stream) {
   if (!r.sizes.empty()) {
     // One call for every span of the round: the copies' cost is the API's
     // per call far more than the engines' per byte.
@@ -154,7 +159,7 @@ void StagingBridge::submit(Round& r) {
     attr.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
     size_t first = 0;
     die_on(cudaMemcpyBatchAsync(r.dsts.data(), r.srcs.data(), r.sizes.data(), r.sizes.size(), &attr, &first, 1,
-                                stream_),
+                                stream),
            "bridge: copy");
   }
   // The posts after them, in one batch of stream-ordered writes whose
@@ -170,7 +175,7 @@ void StagingBridge::submit(Round& r) {
       ops[j].writeValue.value64 = pending_word(p.key, p.tail);
       ops[j].writeValue.flags = CU_STREAM_WRITE_VALUE_DEFAULT;
     }
-    die_on(batch_mem_op()(stream_, unsigned(n), ops, 0), "bridge: post");
+    die_on(batch_mem_op()(stream, unsigned(n), ops, 0), "bridge: post");
   }
   spans_.fetch_add(r.posts.size(), std::memory_order_relaxed);
   bytes_.fetch_add(r.bytes, std::memory_order_relaxed);
@@ -201,18 +206,22 @@ void StagingBridge::run() {
       (void)bell.wait([this] { return any_moved(); }, Deadline::after_ms(kInactiveWaitMs), &stop_, 0);
       continue;
     }
-    Round& r = round_;
-    r.clear();
+    bool moved = false;
     {
       std::lock_guard lock(mu_);
+      for (Round& r : rounds_) r.clear();
       for (Channel& c : channels_) {
         if (c.broken) continue;
         const uint64_t tail = at(c.request->tail).load(std::memory_order_acquire);
-        if (tail != c.copied) gather(c, tail, r);
+        if (tail != c.copied) gather(c, tail, rounds_[c.slot % kCopyStreams]);
       }
-      if (!r.posts.empty()) submit(r);
+      for (uint32_t i = 0; i < kCopyStreams; ++i)
+        if (!rounds_[i].posts.empty()) {
+          submit(rounds_[i], streams_[i]);
+          moved = true;
+        }
     }
-    if (r.posts.empty()) (void)bell.wait([this] { return any_moved(); }, Deadline::never(), &stop_, kSpinNs);
+    if (!moved) (void)bell.wait([this] { return any_moved(); }, Deadline::never(), &stop_, kSpinNs);
   }
 }
 

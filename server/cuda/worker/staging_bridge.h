@@ -99,18 +99,23 @@ class StagingBridge {
   bool any_moved();
   // Adds channel c's span [copied, tail) to the round.
   void gather(Channel& c, uint64_t tail, Round& r);
-  // Enqueues the round's copies and posts on the stream.
-  void submit(Round& r);
+  // Enqueues the round's copies and posts on `stream`.
+  void submit(Round& r, cudaStream_t stream);
+  // A channel's copies and posts always go on the same stream (its posts
+  // must land in order); channels spread over kCopyStreams, so that one
+  // stream's fenced posts do not hold up the others' copies.
+  static constexpr uint32_t kCopyStreams = 4;
+  cudaStream_t stream_of(uint32_t slot) const { return streams_[slot % kCopyStreams]; }
   void post(uint32_t slot, uint64_t key, uint64_t tail);
 
   int device_;
   const ControlBlock* control_;
   shm::KernelBell* bell_;
   uint64_t* pending_;
-  cudaStream_t stream_ = nullptr;
+  cudaStream_t streams_[kCopyStreams] = {};
   std::mutex mu_;  // guards channels_ and the stream's use
   std::vector<Channel> channels_;
-  Round round_;  // the bridge thread's, reused
+  Round rounds_[kCopyStreams];  // the bridge thread's, one per stream, reused
   shm::WaitStop stop_;
   std::atomic<uint64_t> spans_{0}, bytes_{0};
   std::thread thread_;
