@@ -12,6 +12,7 @@
 
 #include "kernels/registry.h"
 #include "server/cuda/gpu_layout.h"
+#include "shm/atomic_at.h"
 #include "shm/clock.h"
 #include "shm/segment_layout.h"
 
@@ -19,8 +20,7 @@ namespace rk::server::gpu {
 
 namespace {
 
-template <class T>
-std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
+using shm::at;
 
 // Not a real handler: on the CUDA backend it launches a kernel that traps,
 // to exercise the fault path (tests, operators checking recovery).

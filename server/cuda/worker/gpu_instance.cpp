@@ -15,6 +15,7 @@
 #include "server/cuda/worker/post_words.h"
 #include "server/cuda/worker/transfer_choice.h"
 #include "server/cuda/worker/trace.h"
+#include "shm/atomic_at.h"
 #include "shm/clock.h"
 #include "shm/doorbell.h"
 
@@ -29,8 +30,7 @@ T* device_address(void* host) {
   return static_cast<T*>(d);
 }
 
-template <class T>
-std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
+using shm::at;
 
 // Host memory registered with CUDA, counted across instances: two kernels
 // (or one, re-binding) may serve the same rings, and registering a range

@@ -7,6 +7,7 @@
 
 #include "server/cuda/gpu_layout.h"
 #include "server/cuda/worker/cuda_check.h"
+#include "shm/atomic_at.h"
 
 namespace rk::server::gpu {
 
@@ -19,8 +20,7 @@ constexpr uint64_t kSpinNs = 50'000;
 constexpr int64_t kInactivePollUs = 200;
 constexpr int64_t kInactiveWaitMs = 100;
 
-template <class T>
-std::atomic_ref<T> at(T& v) { return std::atomic_ref<T>(v); }
+using shm::at;
 
 // The two driver calls the bridge needs, looked up through the runtime: the
 // worker then links no libcuda of its own (the runtime loads the driver's),
