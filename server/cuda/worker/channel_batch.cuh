@@ -58,8 +58,9 @@ struct WarpTeam {
 // stream at full speed. kFromMirror: the source is a staged ring's mirror
 // in device memory, which the copy engines rewrite behind the SMs' backs,
 // so its loads skip L1 (which could hold the same offset from the last lap).
-template <bool kFromMirror = false, uint32_t kInFlight = 8, class Team>
+template <bool kFromMirror = false, class Team>
 __device__ void team_copy(const Team& team, uint8_t* dst, const uint8_t* src, uint32_t n) {
+  constexpr uint32_t kInFlight = 8;
   const uint64_t* s = reinterpret_cast<const uint64_t*>(src);
   uint64_t* d = reinterpret_cast<uint64_t*>(dst);
   auto load = [](const uint64_t* p) {
@@ -79,12 +80,11 @@ __device__ void team_copy(const Team& team, uint8_t* dst, const uint8_t* src, ui
 }
 
 // The request span's copy into a stage: from the client's ring across PCIe
-// (mapped) or from its mirror in device memory (staged). kInFlight: loads
-// in flight per thread (more for big records, whose copy is a stream).
-template <uint32_t kInFlight = 8, class Team>
+// (mapped) or from its mirror in device memory (staged).
+template <class Team>
 __device__ void copy_requests_in(const Team& team, const KernelArgs& a, uint8_t* dst, const uint8_t* src, uint32_t n) {
-  if (a.staged) team_copy<true, kInFlight>(team, dst, src, n);
-  else team_copy<false, kInFlight>(team, dst, src, n);
+  if (a.staged) team_copy<true>(team, dst, src, n);
+  else team_copy(team, dst, src, n);
 }
 
 // Zeroes the body of reply record `at` (room for `cap` bytes), lane `rank`
