@@ -1,18 +1,19 @@
 // The staged transfer strategy's bridge (docs/transfer.md): a host thread
 // that watches the request rings of one kernel's channels (host memory: no
 // PCIe) and moves every new span of records, whole, into a device-memory
-// mirror of the ring with cudaMemcpyAsync on its own copy stream, then
-// posts the span's end to the channel's owning block with a stream-ordered
-// write (cuStreamWriteValue64, which fences after the copy). The kernel
-// then reads requests from device memory instead of across PCIe; replies
-// still go straight into the client's reply ring.
+// mirror of the ring (cudaMemcpyBatchAsync, one call per pass and copy
+// stream), then posts the span's end to the channel's owning block with a
+// stream-ordered write (cuStreamBatchMemOp, whose writes fence after the
+// copies). The kernel then reads requests from device memory instead of
+// across PCIe; replies still go straight into the client's reply ring.
 //
 // The mirror has the ring's geometry (same capacity, same offsets), so the
 // kernel's cursor and the request head it publishes mean the same in both:
 // a client reuses ring space only after the kernel consumed it, long after
-// the copy, and the mirror never holds more than the ring does. There is
-// no fixed poll: the thread spins while spans keep coming and then sleeps
-// on the instance's bell, which clients ring after every publish.
+// the copy, and the mirror never holds more than the ring does. While the
+// kernel is active there is no fixed poll: the thread spins while spans
+// keep coming and then sleeps on the instance's bell, which clients ring
+// after every publish. An inactive kernel gets no posts (run()).
 #pragma once
 #include <cuda_runtime.h>
 
