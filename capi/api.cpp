@@ -175,13 +175,19 @@ rk_status rk_kernel_metrics(rk_kernel* k, rk_metrics* out) {
 
 rk_status rk_send(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation, int64_t timeout_ms) {
   if (!k) return fail(RK_E_INVALID_ARGUMENT, "kernel is NULL");
-  return guarded([&] { return send_data(k, type, data, len, correlation, deadline_for(timeout_ms)); });
+  return guarded([&] {
+    LazyDeadline deadline(timeout_ms);
+    return send_data(k, type, data, len, correlation, deadline);
+  });
 }
 
 rk_status rk_receive(rk_kernel* k, rk_message** out, int64_t timeout_ms) {
   if (!k || !out) return fail(RK_E_INVALID_ARGUMENT, "arguments must not be NULL");
   *out = nullptr;
-  return guarded([&] { return wait_reply(k, std::nullopt, deadline_for(timeout_ms), out); });
+  return guarded([&] {
+    LazyDeadline deadline(timeout_ms);
+    return wait_reply(k, std::nullopt, deadline, out);
+  });
 }
 
 rk_status rk_call(rk_kernel* k, uint32_t type, const void* data, size_t len, rk_message** reply, int64_t timeout_ms) {
@@ -189,7 +195,7 @@ rk_status rk_call(rk_kernel* k, uint32_t type, const void* data, size_t len, rk_
   *reply = nullptr;
   return guarded([&] {
     // One deadline for both halves: the caller's timeout bounds the whole call.
-    const rk::Deadline deadline = deadline_for(timeout_ms);
+    LazyDeadline deadline(timeout_ms);
     const uint64_t correlation = k->next_correlation.fetch_add(1, std::memory_order_relaxed);
     if (rk_status s = send_data(k, type, data, len, correlation, deadline); s != RK_OK) return s;
     rk_status s = wait_reply(k, correlation, deadline, reply);

@@ -4,7 +4,12 @@ namespace rk::capi {
 
 namespace {
 thread_local std::string g_last;
-}
+// Whether g_last holds anything, so that ok(), on every successful call,
+// costs one thread-pointer-relative load: initial-exec TLS needs no
+// __tls_get_addr call (a plain bool fits glibc's reserve for libraries
+// loaded with dlopen).
+__attribute__((tls_model("initial-exec"))) thread_local bool g_has_last = false;
+}  // namespace
 
 // The C enum and the internal codes are one numbering.
 static_assert(RK_E_INVALID_ARGUMENT == int(Errc::invalid_argument));
@@ -26,13 +31,17 @@ static_assert(RK_E_LIMIT == int(Errc::limit));
 
 rk_status fail(rk_status status, std::string message) {
   g_last = std::move(message);
+  g_has_last = true;
   return status;
 }
 
 rk_status fail(Errc code, std::string message) { return fail(to_status(code), std::move(message)); }
 
 rk_status ok() {
-  g_last.clear();
+  if (g_has_last) {
+    g_last.clear();
+    g_has_last = false;
+  }
   return RK_OK;
 }
 

@@ -52,17 +52,19 @@ rk_status from_wait(Errc e, const char* what) {
 // only be a contended atomic, per message, on a line the GPU keeps reading
 // across PCIe. Only the GPU worker sets kBellPolled, so a CPU kernel is
 // always rung.
+// `now` is a coarse wall-clock reading the caller already has. Two threads
+// kicking at once may both ring: harmless, so a plain load and store do.
 constexpr uint64_t kBellQuietNs = 10'000'000;  // well inside the GPU's hot window
-void kick(rk_kernel* k) {
+void kick(rk_kernel* k, uint64_t now) {
   shm::DoorbellWord& bell = k->bell->bell;
   const uint32_t waiters = std::atomic_ref<uint32_t>(bell.waiters).load(std::memory_order_relaxed);
   if ((waiters & shm::kBellPolled) && !(waiters & shm::kBellSleeping)) {
-    const uint64_t now = realtime_coarse_ns();
-    const uint64_t last = k->last_kick_ns.exchange(now, std::memory_order_relaxed);
-    if (now - last < kBellQuietNs) return;
+    if (now - k->last_kick_ns.load(std::memory_order_relaxed) < kBellQuietNs) return;
+    k->last_kick_ns.store(now, std::memory_order_relaxed);
   }
   shm::Doorbell(&bell).ring();
 }
+void kick(rk_kernel* k) { kick(k, realtime_coarse_ns()); }
 
 // How long a thread waiting for a reply spins before it parks: twice the
 // kernel's recent waits, within [spin_ns, kMaxReplySpinNs]. Big messages
@@ -148,9 +150,14 @@ Result<size_t> pump(rk_kernel* k) {
 }
 
 bool take(rk_kernel* k, std::optional<uint64_t> correlation, rk_message** out) {
-  auto it = correlation ? std::find_if(k->stash.begin(), k->stash.end(),
-                                       [&](rk_message* m) { return m->view.fields.correlation == *correlation; })
-                        : k->stash.begin();
+  if (k->stash.empty()) return false;
+  if (!correlation) {  // rk_receive: the oldest, the common case
+    *out = k->stash.front();
+    k->stash.pop_front();
+    return true;
+  }
+  auto it = std::find_if(k->stash.begin(), k->stash.end(),
+                         [&](rk_message* m) { return m->view.fields.correlation == *correlation; });
   if (it == k->stash.end()) return false;
   *out = *it;
   k->stash.erase(it);
@@ -182,15 +189,21 @@ void release_finished(rk_kernel* k) {
 
 // Takes the channel's send side by the deadline. A thread that holds a
 // reservation on this channel must commit or release it first.
-rk_status lock_send_side(rk_kernel* k, Deadline deadline) {
-  if (k->reserver.load() == std::this_thread::get_id())
-    return fail(RK_E_STATE, "this thread holds a reservation on the channel: commit or release it first");
+rk_status lock_send_side(rk_kernel* k, LazyDeadline& deadline) {
   if (k->send_mu.try_lock()) return RK_OK;  // the common, uncontended case: no clock read
-  auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(std::min<uint64_t>(deadline.remaining_ns(), uint64_t(1) << 62));
+  if (k->reserver.load(std::memory_order_relaxed) == std::this_thread::get_id())
+    return fail(RK_E_STATE, "this thread holds a reservation on the channel: commit or release it first");
+  auto until = std::chrono::steady_clock::now() +
+               std::chrono::nanoseconds(std::min<uint64_t>(deadline.get().remaining_ns(), uint64_t(1) << 62));
   if (!k->send_mu.try_lock_until(until))
     return fail(RK_E_TIMEOUT, "another thread held the channel's send side (a reservation) for the whole timeout");
   return RK_OK;
 }
+
+// Released messages kept per channel for reuse: enough for a pipelined
+// client's whole window of replies (a cap of 64 under a window of 256 made
+// every fourth reply a malloc and a free).
+constexpr size_t kSpareMessages = 1024;
 
 // Marks a received message's record done, returns the space it can, and
 // frees the message. Caller holds inbox_mu.
@@ -201,7 +214,7 @@ void give_back(rk_kernel* k, rk_message* m) {
       break;
     }
   release_finished(k);
-  if (k->spare.size() < 64) k->spare.push_back(m);  // reused by the next reply
+  if (k->spare.size() < kSpareMessages) k->spare.push_back(m);  // reused by the next reply
   else delete m;
 }
 
@@ -265,7 +278,7 @@ void release_kernel(rk_kernel* k) {
 }
 
 rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation,
-                    Deadline deadline) {
+                    LazyDeadline& deadline) {
   if (len && !data) return fail(RK_E_INVALID_ARGUMENT, "data is NULL");
   if (len > k->max_payload)
     return fail(RK_E_TOO_LARGE, "payload of " + std::to_string(len) + " bytes exceeds this channel's maximum of " +
@@ -273,7 +286,10 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   if (rk_status s = channel_gone(k); s != RK_OK) return s;
   if (rk_status s = lock_send_side(k, deadline); s != RK_OK) return s;
   std::lock_guard lock(k->send_mu, std::adopt_lock);
-  auto room = k->requests.reserve(shm::envelope_bytes_for_data(len), deadline, &k->client->stop, &k->bell->parked);
+  const size_t record = shm::envelope_bytes_for_data(len);
+  auto room = k->requests.try_reserve(record);
+  if (room.error() == Errc::queue_full)  // only now is there a reason to read the clock
+    room = k->requests.reserve(record, deadline.get(), &k->client->stop, &k->bell->parked);
   if (!room) return from_wait(room.error(), "ring space");
   shm::EnvelopeFields f;
   f.kernel = k->id;
@@ -282,29 +298,29 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   stamp(k, f);
   auto n = shm::write_data_envelope(*room, f, {static_cast<const std::byte*>(data), len});
   k->requests.commit(*n);
-  kick(k);
+  kick(k, f.hlc_physical);
   return ok();
 }
 
-static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline,
+static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, LazyDeadline& deadline,
                                    rk_message** out, std::unique_lock<std::mutex>& lock);
 
-rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline, rk_message** out) {
+rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, LazyDeadline& deadline, rk_message** out) {
   std::unique_lock lock(k->inbox_mu);
   return wait_reply_locked(k, correlation, deadline, out, lock);
 }
 
-static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline,
+static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, LazyDeadline& deadline,
                                    rk_message** out, std::unique_lock<std::mutex>& lock) {
   for (;;) {
     if (take(k, correlation, out)) return deliver(*out);
     if (k->client->disconnected()) return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
     if (k->reader_active) {
       // Someone else reads the ring; they wake us when anything arrives.
-      auto left = std::chrono::nanoseconds(deadline.remaining_ns());
+      auto left = std::chrono::nanoseconds(deadline.get().remaining_ns());
       if (left.count() == 0 || k->arrived.wait_for(lock, left) == std::cv_status::timeout) {
         if (take(k, correlation, out)) return deliver(*out);
-        if (deadline.passed()) return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
+        if (deadline.get().passed()) return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
       }
       continue;
     }
@@ -325,7 +341,7 @@ static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correla
       k->arrived.notify_all();
       return s;
     }
-    if (deadline.passed()) {
+    if (deadline.get().passed()) {
       k->reader_active = false;
       k->arrived.notify_all();
       return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
@@ -335,7 +351,7 @@ static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correla
     // wake a futex, the worker's waker thread does it for us.
     const uint64_t waited_from = monotonic_ns();
     Errc w = k->replies.data_bell().wait(
-        [k] { return k->replies.has_data() || slot_state(k) != shm::kSlotBound; }, deadline, &k->client->stop,
+        [k] { return k->replies.has_data() || slot_state(k) != shm::kSlotBound; }, deadline.get(), &k->client->stop,
         reply_spin_ns(k), [k] { shm::Doorbell(&k->bell->parked).ring(); });
     if (w == Errc::ok && k->replies.has_data()) note_reply_wait(k, monotonic_ns() - waited_from);
     lock.lock();
@@ -382,10 +398,11 @@ rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out
   if (record > k->requests.config().max_record)
     return fail(RK_E_TOO_LARGE, "record of " + std::to_string(record) + " bytes exceeds the ring's maximum");
   if (rk_status s = channel_gone(k); s != RK_OK) return s;
-  const Deadline deadline = deadline_for(timeout_ms);
+  LazyDeadline deadline(timeout_ms);
   // Held until commit or release: the reservation is ours.
   if (rk_status s = lock_send_side(k, deadline); s != RK_OK) return s;
-  auto room = k->requests.reserve(record, deadline, &k->client->stop, &k->bell->parked);
+  auto room = k->requests.try_reserve(record);
+  if (room.error() == Errc::queue_full) room = k->requests.reserve(record, deadline.get(), &k->client->stop, &k->bell->parked);
   if (!room) {
     k->send_mu.unlock();
     return from_wait(room.error(), "ring space");
@@ -412,7 +429,7 @@ rk_status commit_data(rk_message* m, size_t len, uint32_t type, uint64_t correla
   stamp(k, f);
   auto n = shm::write_data_envelope_around(m->room, f, len);
   k->requests.commit(*n);
-  kick(k);
+  kick(k, f.hlc_physical);
   k->reserver.store(std::thread::id());
   k->send_mu.unlock();
   delete m;

@@ -2,6 +2,7 @@
 // ring it produces into, the reply ring it consumes, the instance's bell,
 // and the inbox that matches replies to callers by correlation id.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -21,44 +22,43 @@ namespace rk::capi {
 
 // A timed lock for a channel's send side, held across a reservation
 // (rk_reserve .. rk_commit), so that a sender never waits past its own
-// deadline for another thread's reservation. Built on std::mutex and a
-// condition variable rather than std::timed_mutex: libstdc++'s
-// try_lock_until calls pthread_mutex_clocklock, which ThreadSanitizer (GCC
-// 12) does not intercept, so it could not see the ordering the lock gives
-// and reported the ring state it guards as raced. Uncontended, try_lock and
-// unlock are one short critical section each, with no wake-up call.
+// deadline for another thread's reservation. The uncontended case is one
+// compare-and-swap to take and one exchange to give back (a mutex around a
+// flag cost two lock/unlock pairs per message). A waiter parks on a
+// condition variable. Not std::timed_mutex: libstdc++'s try_lock_until
+// calls pthread_mutex_clocklock, which ThreadSanitizer (GCC 12) does not
+// intercept, so it could not see the ordering the lock gives.
 class SendLock {
  public:
   bool try_lock() {
-    std::lock_guard g(mu_);
-    if (held_) return false;
-    held_ = true;
-    return true;
+    // seq_cst (the same lock cmpxchg on x86): the waiter's side of the
+    // handshake with unlock() below.
+    bool free = false;
+    return held_.compare_exchange_strong(free, true, std::memory_order_seq_cst);
   }
   template <class Clock, class Duration>
   bool try_lock_until(const std::chrono::time_point<Clock, Duration>& until) {
     std::unique_lock g(mu_);
-    ++waiting_;
-    const bool got = cv_.wait_until(g, until, [&] { return !held_; });
-    --waiting_;
-    if (got) held_ = true;
+    waiting_.fetch_add(1, std::memory_order_seq_cst);
+    // Either unlock() sees waiting_ and notifies under mu_, or this
+    // predicate sees the flag clear: both sides are seq_cst.
+    const bool got = cv_.wait_until(g, until, [&] { return try_lock(); });
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
     return got;
   }
   void unlock() {
-    bool wake;
-    {
-      std::lock_guard g(mu_);
-      held_ = false;
-      wake = waiting_ != 0;
+    held_.store(false, std::memory_order_seq_cst);
+    if (waiting_.load(std::memory_order_seq_cst) != 0) {
+      std::lock_guard g(mu_);  // a waiter between its predicate and its sleep holds mu_
+      cv_.notify_one();
     }
-    if (wake) cv_.notify_one();
   }
 
  private:
+  std::atomic<bool> held_{false};
+  std::atomic<uint32_t> waiting_{0};
   std::mutex mu_;
   std::condition_variable cv_;
-  bool held_ = false;
-  uint32_t waiting_ = 0;
 };
 
 }  // namespace rk::capi
@@ -97,7 +97,7 @@ struct rk_kernel {
   std::condition_variable arrived;
   bool reader_active = false;
   std::deque<rk_message*> stash;  // decoded, not yet handed to a caller
-  std::vector<rk_message*> spare; // released messages kept for reuse (no malloc per reply)
+  std::vector<rk_message*> spare; // released messages kept for reuse (no malloc per reply; see kSpareMessages)
   std::deque<Held> held;
   uint64_t corrupt_replies = 0;   // replies that did not decode (counted, released)
   // Correlation ids of rk_calls that timed out: their replies, when they
@@ -115,10 +115,29 @@ void wake_all_waiters(rk_kernel* kernel);
 
 // Timeouts in ms as in the C ABI (negative: 30 s default).
 Deadline deadline_for(int64_t timeout_ms);
+
+// A caller's timeout that becomes a deadline the first time a call has to
+// wait. The fast paths (room in the ring, a reply already there) then read
+// no clock: two clock reads were a fifth of a pipelined message's cost.
+// rk_call passes one to both halves, so its timeout still bounds the whole
+// call, counted from the first moment it waited.
+class LazyDeadline {
+ public:
+  explicit LazyDeadline(int64_t timeout_ms) : timeout_ms_(timeout_ms) {}
+  Deadline get() {
+    if (!at_) at_ = deadline_for(timeout_ms_);
+    return *at_;
+  }
+
+ private:
+  int64_t timeout_ms_;
+  std::optional<Deadline> at_;
+};
+
 rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation,
-                    Deadline deadline);
+                    LazyDeadline& deadline);
 // Waits for a reply: the one with `correlation`, or any if nullopt.
-rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, Deadline deadline, rk_message** out);
+rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, LazyDeadline& deadline, rk_message** out);
 // Gives up waiting for the reply to `correlation` (a timed-out call): it
 // is released whenever it arrives, or now if it already has.
 void abandon_reply(rk_kernel* k, uint64_t correlation);

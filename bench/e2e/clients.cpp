@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -137,11 +138,42 @@ int rk_latency(Client& c) {
 // inside [start, end), then drains so nothing is left in the ring.
 // send(correlation) returns RK_OK, or RK_E_QUEUE_FULL / RK_E_TIMEOUT when the
 // ring has no room; check(reply, index) returns why a reply is wrong, or "".
+// RK_BENCH_CLIENT_PROFILE=1 makes each pipelined client print, on stderr,
+// where its own time went: in rk_send, in rk_receive that returned a reply,
+// in rk_receive that found none. It tells a client-bound run from a
+// kernel-bound one (the rates are printed by the harness as usual).
+class ClientProfile {
+ public:
+  ClientProfile() : on_(std::getenv("RK_BENCH_CLIENT_PROFILE") != nullptr) {}
+  int64_t mark() const { return on_ ? now_ns() : 0; }
+  void add(int phase, int64_t since) {
+    if (!on_) return;
+    ns_[phase] += uint64_t(now_ns() - since);
+    ++n_[phase];
+  }
+  void print(uint32_t index) const {
+    if (!on_) return;
+    static const char* const kNames[] = {"send", "receive_ok", "receive_empty", "send_full"};
+    std::fprintf(stderr, "client %u:", index);
+    for (int i = 0; i < 4; ++i)
+      std::fprintf(stderr, " %s %llu x %.0f ns;", kNames[i], (unsigned long long)n_[i], n_[i] ? double(ns_[i]) / double(n_[i]) : 0.0);
+    const int64_t t0 = now_ns();
+    for (int i = 0; i < 10000; ++i) (void)now_ns();
+    std::fprintf(stderr, " clock read %.1f ns\n", double(now_ns() - t0) / 10000);
+  }
+  enum { kSend, kReceiveOk, kReceiveEmpty, kSendFull };
+
+ private:
+  bool on_;
+  uint64_t ns_[4] = {}, n_[4] = {};
+};
+
 template <class Send, class Check>
 int pipeline(Client& c, Session& s, uint64_t window, Send send, Check check) {
   if (!c.arrive_and_wait()) return c.fail("no start signal");
   const int64_t start = c.board_.header().start_ns, end = c.board_.header().end_ns;
   uint64_t sent = 0, got = 0, counted = 0;
+  ClientProfile profile;
   auto take = [&](rk_message* m) {
     std::string wrong = check(m, got);
     rk_message_release(m);
@@ -150,13 +182,20 @@ int pipeline(Client& c, Session& s, uint64_t window, Send send, Check check) {
   };
   for (;;) {
     while (sent - got < window) {
+      const int64_t t0 = profile.mark();
       rk_status st = send(sent);
-      if (st == RK_E_QUEUE_FULL || st == RK_E_TIMEOUT) break;
+      if (st == RK_E_QUEUE_FULL || st == RK_E_TIMEOUT) {
+        profile.add(ClientProfile::kSendFull, t0);
+        break;
+      }
       if (st != RK_OK) return c.fail_rk("send", st);
+      profile.add(ClientProfile::kSend, t0);
       ++sent;
     }
     rk_message* m = nullptr;
+    const int64_t t0 = profile.mark();
     rk_status st = rk_receive(s.kernel, &m, sent - got >= window ? 100 : 0);
+    profile.add(st == RK_OK ? ClientProfile::kReceiveOk : ClientProfile::kReceiveEmpty, t0);
     const int64_t t = now_ns();
     if (st == RK_OK) {
       if (std::string wrong = take(m); !wrong.empty()) return c.fail(wrong);
@@ -173,6 +212,7 @@ int pipeline(Client& c, Session& s, uint64_t window, Send send, Check check) {
   }
   c.slot_.count = counted;
   c.slot_.bytes = counted * c.payload_.size();
+  profile.print(c.index_);
   return 0;
 }
 

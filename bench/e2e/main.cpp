@@ -785,6 +785,8 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", rounds, "round trips per latency measurement (default 100000, quick 2000)");
   app.add_option("--idle-seconds", idle_s, "idle window of the idle scenario (default 10, quick 1)");
   app.add_option("--payloads", o.payloads, "latency payload sizes in bytes")->delimiter(',');
+  app.add_option("--stream-payloads", o.stream_payloads, "payload sizes of the throughput scenario (default 64,65536)")
+      ->delimiter(',');
   app.add_option("--clients", o.clients, "client processes of the throughput and consume scenarios")->delimiter(',');
   app.add_option("--fairness-clients", o.fairness_clients, "clients sharing one kernel (default 64)");
   app.add_option("--grid", o.grid, "grid of the CUDA kernels (0: kernel default)");
