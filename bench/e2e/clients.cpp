@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -138,33 +139,51 @@ int rk_latency(Client& c) {
 // inside [start, end), then drains so nothing is left in the ring.
 // send(correlation) returns RK_OK, or RK_E_QUEUE_FULL / RK_E_TIMEOUT when the
 // ring has no room; check(reply, index) returns why a reply is wrong, or "".
+// The clock of a pipelined loop: read once every 16 messages, so that a
+// rate is not set by clock reads (a few µs of granularity against a window
+// of seconds). The rk and cpu_ipc loops both use it.
+class LoopClock {
+ public:
+  int64_t now() {
+    if ((n_++ & 15) == 0) t_ = now_ns();
+    return t_;
+  }
+
+ private:
+  uint64_t n_ = 0;
+  int64_t t_ = 0;
+};
+
 // RK_BENCH_CLIENT_PROFILE=1 makes each pipelined client print, on stderr,
-// where its own time went: in rk_send, in rk_receive that returned a reply,
-// in rk_receive that found none. It tells a client-bound run from a
-// kernel-bound one (the rates are printed by the harness as usual).
+// how often rk_receive found no reply (a kernel-bound client) and a send
+// found the ring full; =2 adds the time spent in each call (two clock
+// reads per call, so the rate drops). A client that never waits is the
+// bottleneck itself.
 class ClientProfile {
  public:
-  ClientProfile() : on_(std::getenv("RK_BENCH_CLIENT_PROFILE") != nullptr) {}
-  int64_t mark() const { return on_ ? now_ns() : 0; }
+  ClientProfile() {
+    const char* v = std::getenv("RK_BENCH_CLIENT_PROFILE");
+    level_ = v ? std::atoi(v) : 0;
+  }
+  int64_t mark() const { return level_ >= 2 ? now_ns() : 0; }
   void add(int phase, int64_t since) {
-    if (!on_) return;
-    ns_[phase] += uint64_t(now_ns() - since);
     ++n_[phase];
+    if (level_ >= 2) ns_[phase] += uint64_t(now_ns() - since);
   }
   void print(uint32_t index) const {
-    if (!on_) return;
+    if (level_ == 0) return;
     static const char* const kNames[] = {"send", "receive_ok", "receive_empty", "send_full"};
-    std::fprintf(stderr, "client %u:", index);
+    char line[512];
+    int at = std::snprintf(line, sizeof line, "client %u:", index);
     for (int i = 0; i < 4; ++i)
-      std::fprintf(stderr, " %s %llu x %.0f ns;", kNames[i], (unsigned long long)n_[i], n_[i] ? double(ns_[i]) / double(n_[i]) : 0.0);
-    const int64_t t0 = now_ns();
-    for (int i = 0; i < 10000; ++i) (void)now_ns();
-    std::fprintf(stderr, " clock read %.1f ns\n", double(now_ns() - t0) / 10000);
+      at += std::snprintf(line + at, sizeof line - size_t(at), " %s %llu x %.0f ns;", kNames[i],
+                          (unsigned long long)n_[i], n_[i] ? double(ns_[i]) / double(n_[i]) : 0.0);
+    std::fprintf(stderr, "%s\n", line);  // one write: clients print at the same moment
   }
   enum { kSend, kReceiveOk, kReceiveEmpty, kSendFull };
 
  private:
-  bool on_;
+  int level_ = 0;
   uint64_t ns_[4] = {}, n_[4] = {};
 };
 
@@ -174,6 +193,7 @@ int pipeline(Client& c, Session& s, uint64_t window, Send send, Check check) {
   const int64_t start = c.board_.header().start_ns, end = c.board_.header().end_ns;
   uint64_t sent = 0, got = 0, counted = 0;
   ClientProfile profile;
+  LoopClock clock;
   auto take = [&](rk_message* m) {
     std::string wrong = check(m, got);
     rk_message_release(m);
@@ -196,7 +216,7 @@ int pipeline(Client& c, Session& s, uint64_t window, Send send, Check check) {
     const int64_t t0 = profile.mark();
     rk_status st = rk_receive(s.kernel, &m, sent - got >= window ? 100 : 0);
     profile.add(st == RK_OK ? ClientProfile::kReceiveOk : ClientProfile::kReceiveEmpty, t0);
-    const int64_t t = now_ns();
+    const int64_t t = clock.now();
     if (st == RK_OK) {
       if (std::string wrong = take(m); !wrong.empty()) return c.fail(wrong);
       if (t >= start && t < end) ++counted;
@@ -278,6 +298,30 @@ std::string check_reduce_reply(rk_message* m, uint64_t index, double expected) {
   return b;
 }
 
+// Experiment (RK_BENCH_NT=1): the request copied into the ring with
+// streaming stores, so that its lines are not left modified in this core's
+// cache for the GPU's PCIe reads to snoop out.
+void stream_copy(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<unsigned char*>(dst);
+  auto* s = static_cast<const unsigned char*>(src);
+  while (n && (reinterpret_cast<uintptr_t>(d) & 15)) {
+    *d++ = *s++;
+    --n;
+  }
+  for (; n >= 64; n -= 64, d += 64, s += 64) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16));
+    const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 32));
+    const __m128i f = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 48));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d), a);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 16), b);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 32), e);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 48), f);
+  }
+  std::memcpy(d, s, n);
+  _mm_sfence();  // streaming stores are not ordered by the commit's release store
+}
+
 int rk_consume(Client& c) {
   Session s;
   if (int e = attach(c, s)) return e;
@@ -290,11 +334,13 @@ int rk_consume(Client& c) {
   }
   const size_t bytes = req.record.size() * sizeof(capnp::word);
   const uint64_t window = c.args_.num("window", stream_window(c.payload_.size()));
+  const bool nt = std::getenv("RK_BENCH_NT") != nullptr;
   auto send = [&](uint64_t) {
     void* record = nullptr;
     rk_message* r = nullptr;
     if (rk_status st = rk_reserve_envelope(s.kernel, bytes, &record, &r, 0)) return st;
-    std::memcpy(record, req.record.data(), bytes);
+    if (nt) stream_copy(record, req.record.data(), bytes);
+    else std::memcpy(record, req.record.data(), bytes);
     return rk_commit_envelope(r, bytes);
   };
   auto check = [&](rk_message* m, uint64_t index) {
@@ -374,10 +420,11 @@ int ipc_stream(Client& c, SharedMemory& mem) {
   const int64_t start = c.board_.header().start_ns, end = c.board_.header().end_ns;
   uint64_t sent = 0, got = 0, counted = 0;
   Spinner spin;
+  LoopClock clock;
   for (;;) {
     while (sent - got < window && req.try_push(c.payload_.data(), len)) ++sent;
     uint32_t n = 0;
-    const int64_t t = now_ns();
+    const int64_t t = clock.now();
     if (rep.try_front(n)) {
       rep.pop();
       ++got;
