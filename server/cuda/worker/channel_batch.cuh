@@ -389,11 +389,11 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   // The cursor comes into shared memory once, all its words in one go: the
   // walk below reads its fields again and again, and after the scout's
   // acquire none of them is in L1. What moved goes back at the publish.
-  // Another block's channel may have been served last by the scout, from
-  // another SM (claim_channel): its cursor comes from L2, not L1. Block
-  // 0's own cursors only ever move on this SM.
+  // In a multi-block kernel any channel may have been served last by the
+  // scout, from another SM (claim_channel): its cursor comes from L2, not
+  // L1. A one-block kernel's cursors only ever move on its one SM.
   static_assert(sizeof(DeviceCursor) % 8 == 0 && sizeof(DeviceCursor) / 8 <= 32);
-  const bool shared_slot = kMultiBlock && (&home - a.cursors) % gridDim.x != 0;
+  const bool shared_slot = kMultiBlock;  // block 0, whose cursors stay on one SM, owns none
   if (tid < sizeof(DeviceCursor) / 8) {
     const uint64_t* from_home = reinterpret_cast<const uint64_t*>(&home) + tid;
     reinterpret_cast<uint64_t*>(&batch.cur)[tid] = shared_slot ? load_relaxed_gpu(from_home) : *from_home;

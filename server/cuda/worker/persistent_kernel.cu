@@ -4,15 +4,17 @@
 // control page says terminate.
 //
 // One warp polls host memory (the scout, block 0's warp 0: scout.cuh) and
-// posts moved request tails to the blocks through device memory. Channel
-// slot i belongs to block i % gridDim.x, which serves it (channel_batch.cuh)
-// and is the only writer of its cursor and of the ring indices it
-// publishes; small spans of block 0's channels the scout serves itself. So
+// posts moved request tails to the blocks through device memory. Each
+// channel slot belongs to one block (channel_owner.cuh: with a grid over
+// 1, block 0 is the scout's alone), which serves it (channel_batch.cuh);
+// the scout may serve a lone small span itself, after claiming the channel
+// (one-block kernel: no claim, the scout is its only block's warp 0). So
 // PCIe carries one poll per round per kernel, not one per block or per
 // channel, and a lone message costs two round trips to find and read.
 // Nothing does a read-modify-write on host memory.
 #include "kernels/builtin/builtins.h"
 #include "server/cuda/worker/channel_batch.cuh"
+#include "server/cuda/worker/channel_owner.cuh"
 #include "server/cuda/worker/persistent_kernel.h"
 #include "server/cuda/worker/scout.cuh"
 
@@ -50,7 +52,7 @@ __device__ void refresh_own_channels(BlockState& b, const KernelArgs& a, BlockSt
   const uint64_t epoch = load_acquire(&a.control->cb.table_epoch);
   const uint32_t count = load_acquire(&a.table->count);
   uint32_t mine = 0;
-  for (uint32_t i = blockIdx.x; i < count && i < kMaxChannels; i += gridDim.x) {
+  for (uint32_t i = first_owned_slot(); i < count && i < kMaxChannels; i += owned_slot_step()) {
     const DeviceChannel& entry = a.table->channels[i];
     if (!load_acquire(&entry.live)) continue;
     DeviceCursor& cur = a.cursors[i];
@@ -184,8 +186,6 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
 
   BlockTelemetry tel{};
   // The scout (this block's warp 0) serves small spans of this block's
-  // channels itself: true when nothing of `tail` is left for the block.
-  // The scout (this block's warp 0) serves small spans of this block's
   // channels itself, and now and then one of another block's (claimed
   // first: its owner may be at it). True when nothing of `tail` is left.
   // `shared`: another block's channel, whose cursor moves on other SMs too
@@ -210,7 +210,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
       return false;  // such messages need the whole block
     } else {
       DeviceCursor& cur = a.cursors[slot];
-      if (!kMultiBlock || slot % gridDim.x == 0) return serve_claimed_inline(cur, tail, key16, false);
+      if (!kMultiBlock) return serve_claimed_inline(cur, tail, key16, false);
       if (!__shfl_sync(0xffffffffu, lane == 0 && claim_channel(cur), 0)) return false;
       const bool done = serve_claimed_inline(cur, tail, key16, true);
       if (lane == 0) release_channel(cur);

@@ -10,13 +10,16 @@
 //
 // A tail that moved is posted to the owning block through device memory
 // (KernelShared::pending); blocks other than 0 never read host memory to
-// find work. Small spans of block 0's own channels the scout serves itself
-// (`serve_inline`), so a lone message on them never waits for the rest of
-// block 0. See docs/cuda-status.md, "Design".
+// find work. Block 0 owns channels only in a one-block kernel (with more,
+// it is the scout's alone: channel_owner.cuh). Small spans of block 0's
+// own channels the scout serves itself (`serve_inline`), so a lone message
+// on them never waits for the rest of block 0; of another block's, one per
+// round. See docs/cuda-status.md, "Design".
 #pragma once
 #include <cstdint>
 
 #include "server/cuda/gpu_layout.h"
+#include "server/cuda/worker/channel_owner.cuh"
 #include "server/cuda/worker/device_atomics.cuh"
 #include "server/cuda/worker/kernel_args.h"
 #include "shm/ring_layout.h"
@@ -105,7 +108,7 @@ __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint64_t*
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
-    if (k % gridDim.x == 0) own_moved |= 1u << j;
+    if (owner_block(k) == 0) own_moved |= 1u << j;
     else other_moved |= 1u << j;
     s.seen_tail[k] = tail[j];
     s.hot_until[k] = s.now + kHotNs;
@@ -193,7 +196,7 @@ __device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint
     for (uint32_t bits = __shfl_sync(0xffffffffu, own_moved, src); bits != 0; bits &= bits - 1) {
       const uint32_t k = src + 32 * (__ffs(bits) - 1);
       const bool done = serve_inline(k, s.seen_tail[k], s.key16[k]);
-      if (k % gridDim.x == 0) left |= !done;
+      if (owner_block(k) == 0) left |= !done;
     }
   }
   return left;
@@ -204,10 +207,10 @@ __device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint
 // read with acquire order: the first 32 hot slots by acquire loads, others
 // by relaxed loads and then one acquire fence (acq_rel, so it also makes
 // the posts to other blocks releases). A round whose moves are all in the
-// first 32 slots and owned by block 0 thus needs no fence at all: the
-// scout serves them itself, and the warp barrier before it orders every
-// lane's reads after the acquiring lane's. A staged kernel's scout reads
-// the command words alone: its bridge posts the tails.
+// first 32 slots and owned by block 0 (a one-block kernel) thus needs no
+// fence at all: the scout serves them itself, and the warp barrier before
+// it orders every lane's reads after the acquiring lane's. A staged
+// kernel's scout reads the command words alone: its bridge posts the tails.
 template <class ServeInline>
 __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
   ScoutResult r{false, false, false, false};
@@ -231,7 +234,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     const uint32_t k = lane + 32 * j;
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
     seen_move = true;
-    far |= j != 0 || k % gridDim.x != 0;  // needs the fence: see above
+    far |= j != 0 || owner_block(k) != 0;  // needs the fence: see above
   }
   seen_move = __any_sync(0xffffffffu, seen_move);
   far = __any_sync(0xffffffffu, far);
