@@ -248,17 +248,24 @@ void GpuInstance::trace_rings() {
                 (unsigned long long)at(b0.batches).load(), (unsigned long long)at(b0.rounds).load(), at(b0.parked).load(),
                 (unsigned long long)at(b0.seen_table_epoch).load(), (unsigned long long)at(control_->cb.table_epoch).load());
   trace(line);
-  std::snprintf(line, sizeof line, "  block 0 phases (us): copy in %llu, plan %llu, handlers %llu, copy out %llu",
-                (unsigned long long)at(b0.phase_ns[0]).load() / 1000, (unsigned long long)at(b0.phase_ns[1]).load() / 1000,
-                (unsigned long long)at(b0.phase_ns[2]).load() / 1000, (unsigned long long)at(b0.phase_ns[3]).load() / 1000);
-  trace(line);
-  uint64_t to_serve = 0, to_posted = 0;
+  // Summed over the blocks: with a grid over 1, block 0 serves only the
+  // scout's inline spans.
+  uint64_t phase[4] = {}, to_serve = 0, to_posted = 0, processed = 0, batches = 0;
   for (uint32_t b = 0; b < grid_; ++b) {
-    to_serve += at(control_->blocks[b].posted_to_serve_ns).load();
-    to_posted += at(control_->blocks[b].publish_to_posted_ns).load();
+    const BlockStats& bs = control_->blocks[b];
+    for (int i = 0; i < 4; ++i) phase[i] += at(bs.phase_ns[i]).load();
+    to_serve += at(bs.posted_to_serve_ns).load();
+    to_posted += at(bs.publish_to_posted_ns).load();
+    processed += at(bs.processed).load();
+    batches += at(bs.batches).load();
   }
-  std::snprintf(line, sizeof line, "  all blocks (us): posted -> serve %llu, publish -> next posted %llu",
-                (unsigned long long)to_serve / 1000, (unsigned long long)to_posted / 1000);
+  std::snprintf(line, sizeof line,
+                "  all blocks: processed %llu in %llu spans; phases (us): copy in %llu, plan %llu, handlers %llu, copy "
+                "out %llu; posted -> serve %llu, publish -> next posted %llu",
+                (unsigned long long)processed, (unsigned long long)batches, (unsigned long long)phase[0] / 1000,
+                (unsigned long long)phase[1] / 1000, (unsigned long long)phase[2] / 1000,
+                (unsigned long long)phase[3] / 1000, (unsigned long long)to_serve / 1000,
+                (unsigned long long)to_posted / 1000);
   trace(line);
   if (bridge_) {
     std::snprintf(line, sizeof line, "  bridge: %llu spans, %llu bytes", (unsigned long long)bridge_->spans(),
