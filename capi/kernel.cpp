@@ -66,6 +66,17 @@ void kick(rk_kernel* k, uint64_t now) {
 }
 void kick(rk_kernel* k) { kick(k, realtime_coarse_ns()); }
 
+// Publishes the request just written and wakes the kernel. The request
+// ring's own data bell is left alone: no kernel sleeps on it (a CPU kernel
+// parks on the instance's bell, which kick() rings; a GPU polls), and
+// ringing it was a locked RMW per message, which also drains the store
+// buffer. `now`: a coarse wall-clock reading, as for kick().
+void publish_request(rk_kernel* k, size_t len, uint64_t now) {
+  k->requests.stage(len);
+  k->requests.publish_no_wake();
+  kick(k, now);
+}
+
 // How long a thread waiting for a reply spins before it parks: twice the
 // kernel's recent waits, within [spin_ns, kMaxReplySpinNs]. Big messages
 // on a GPU take 40-100 µs; parking after the default 20 µs added a futex
@@ -183,7 +194,9 @@ void release_finished(rk_kernel* k) {
   }
   if (!moved) return;
   // With nothing held, also give back padding the reader skipped.
-  k->replies.release_to(k->held.empty() && !k->reader_active ? k->replies.read_position() : upto);
+  // Without the reply ring's space bell: the kernel never waits on it (a
+  // CPU kernel parks on the instance's bell, rung here; a GPU polls).
+  k->replies.release_to_no_wake(k->held.empty() && !k->reader_active ? k->replies.read_position() : upto);
   kick(k);  // a kernel held back by this full reply ring may go on
 }
 
@@ -297,8 +310,7 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   f.correlation = correlation;
   stamp(k, f);
   auto n = shm::write_data_envelope(*room, f, {static_cast<const std::byte*>(data), len});
-  k->requests.commit(*n);
-  kick(k, f.hlc_physical);
+  publish_request(k, *n, f.hlc_physical);
   return ok();
 }
 
@@ -428,8 +440,7 @@ rk_status commit_data(rk_message* m, size_t len, uint32_t type, uint64_t correla
   f.correlation = correlation;
   stamp(k, f);
   auto n = shm::write_data_envelope_around(m->room, f, len);
-  k->requests.commit(*n);
-  kick(k, f.hlc_physical);
+  publish_request(k, *n, f.hlc_physical);
   k->reserver.store(std::thread::id());
   k->send_mu.unlock();
   delete m;
@@ -441,8 +452,7 @@ rk_status commit_envelope(rk_message* m, size_t len) {
   if (len > m->room.size() || len % 8 != 0) return fail(RK_E_INVALID_ARGUMENT, "length outside the reservation");
   auto view = shm::read_envelope(m->room.first(len));
   if (!view) return fail(RK_E_MALFORMED, "the record is not a framed single-segment Envelope");
-  k->requests.commit(len);
-  kick(k);
+  publish_request(k, len, realtime_coarse_ns());
   k->reserver.store(std::thread::id());
   k->send_mu.unlock();
   delete m;

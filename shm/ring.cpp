@@ -202,8 +202,10 @@ Result<Record> RingConsumer::wait_slow(Deadline deadline, const WaitStop* stop, 
 }
 
 void RingConsumer::release_to(uint64_t pos) {
-  head_of(hdr_).store(pos, std::memory_order_release);
+  release_to_no_wake(pos);
   Doorbell(&hdr_->space_bell).ring();
 }
+
+void RingConsumer::release_to_no_wake(uint64_t pos) { head_of(hdr_).store(pos, std::memory_order_release); }
 
 }  // namespace rk::shm

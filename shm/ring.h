@@ -131,6 +131,10 @@ class RingConsumer {
   // Returns all space before pos (<= cursor) to the producer: one index
   // store for any number of records, then wakes a producer waiting for room.
   void release_to(uint64_t pos);
+  // release_to() without the wake, for a ring whose producer never waits on
+  // its space bell (the wake is a locked RMW, which also drains this
+  // core's store buffer).
+  void release_to_no_wake(uint64_t pos);
   // advance + release for the one-record-at-a-time consumer.
   void pop(const Record& r) { advance(r); release(); }
 
