@@ -2,6 +2,7 @@
 // ring it produces into, the reply ring it consumes, the instance's bell,
 // and the inbox that matches replies to callers by correlation id.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,34 +23,38 @@ namespace rk::capi {
 
 // A timed lock for a channel's send side, held across a reservation
 // (rk_reserve .. rk_commit), so that a sender never waits past its own
-// deadline for another thread's reservation. The uncontended case is one
-// compare-and-swap to take and one exchange to give back (a mutex around a
-// flag cost two lock/unlock pairs per message). A waiter parks on a
-// condition variable. Not std::timed_mutex: libstdc++'s try_lock_until
-// calls pthread_mutex_clocklock, which ThreadSanitizer (GCC 12) does not
+// deadline for another thread's reservation. Uncontended, taking it is one
+// compare-and-swap and giving it back one plain store: a seq_cst store
+// (a locked instruction on x86) would wait for the message just written to
+// leave the store buffer. The price is that unlock() may miss a waiter
+// that is just going to sleep; a waiter therefore re-checks every
+// kRecheck, so a contended send waits at most that much longer. Not
+// std::timed_mutex: libstdc++'s try_lock_until calls
+// pthread_mutex_clocklock, which ThreadSanitizer (GCC 12) does not
 // intercept, so it could not see the ordering the lock gives.
 class SendLock {
  public:
+  static constexpr std::chrono::microseconds kRecheck{200};
   bool try_lock() {
-    // seq_cst (the same lock cmpxchg on x86): the waiter's side of the
-    // handshake with unlock() below.
     bool free = false;
-    return held_.compare_exchange_strong(free, true, std::memory_order_seq_cst);
+    return held_.compare_exchange_strong(free, true, std::memory_order_acquire, std::memory_order_relaxed);
   }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& until) {
+  bool try_lock_until(std::chrono::steady_clock::time_point until) {
     std::unique_lock g(mu_);
-    waiting_.fetch_add(1, std::memory_order_seq_cst);
-    // Either unlock() sees waiting_ and notifies under mu_, or this
-    // predicate sees the flag clear: both sides are seq_cst.
-    const bool got = cv_.wait_until(g, until, [&] { return try_lock(); });
+    waiting_.fetch_add(1, std::memory_order_relaxed);
+    bool got;
+    while (!(got = try_lock())) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= until) break;
+      cv_.wait_until(g, std::min(until, now + kRecheck));
+    }
     waiting_.fetch_sub(1, std::memory_order_relaxed);
     return got;
   }
   void unlock() {
-    held_.store(false, std::memory_order_seq_cst);
-    if (waiting_.load(std::memory_order_seq_cst) != 0) {
-      std::lock_guard g(mu_);  // a waiter between its predicate and its sleep holds mu_
+    held_.store(false, std::memory_order_release);
+    if (waiting_.load(std::memory_order_relaxed) != 0) {
+      std::lock_guard g(mu_);
       cv_.notify_one();
     }
   }
