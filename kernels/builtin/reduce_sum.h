@@ -13,13 +13,32 @@ RK_HOST_DEVICE inline void reduce_sum(Context& ctx, MessageView in, Reply& out) 
   const proto::ListView<float> values = request.get_list<float>(Request::kValues);
   if (!request.ok() || !values.ok()) return out.fail(status::malformed);
 
-  // Eight loads in flight per lane, added in index order (the same sum as
-  // one at a time): in-order GPU threads would otherwise wait out one
-  // memory latency per value.
+  // Eight loads in flight per lane: in-order GPU threads would otherwise
+  // wait out one memory latency per value.
   constexpr uint32_t kInFlight = 8;
   const uint32_t n = values.size(), step = ctx.lanes();
   double partial = 0;
   uint32_t i = ctx.lane();
+#ifdef __CUDA_ARCH__
+  // Packed values, the usual case, are read 16 bytes per load from the
+  // first 16-byte boundary on: a quarter of the loads, which is what held a
+  // block for most of a 64 KiB request. List data is word-aligned, so at
+  // most two values come before the boundary.
+  if (values.contiguous() && n >= 4) {
+    const uint32_t head = uint32_t((16 - (reinterpret_cast<uintptr_t>(values.data()) & 15)) & 15) / 4;
+    const float4* quads = reinterpret_cast<const float4*>(values.data() + head * 4);
+    const uint32_t nq = (n - head) / 4;
+    if (i < head) partial += values[i];
+    uint32_t q = i;
+    for (; q + (kInFlight - 1) * step < nq; q += kInFlight * step) {
+      float4 v[kInFlight];
+      for (uint32_t j = 0; j < kInFlight; ++j) v[j] = quads[q + j * step];
+      for (uint32_t j = 0; j < kInFlight; ++j) partial += double(v[j].x) + v[j].y + v[j].z + v[j].w;
+    }
+    for (; q < nq; q += step) partial += double(quads[q].x) + quads[q].y + quads[q].z + quads[q].w;
+    i = head + 4 * nq + ctx.lane();  // the last values, fewer than four
+  }
+#endif
   for (; i + (kInFlight - 1) * step < n; i += kInFlight * step) {
     float v[kInFlight];
     for (uint32_t j = 0; j < kInFlight; ++j) v[j] = values[i + j * step];

@@ -68,7 +68,7 @@ void unpin_later(void* p) {
 
 constexpr size_t kTableBytes = (sizeof(ChannelTable) + 4095) / 4096 * 4096;
 
-constexpr uint32_t kStageIn = 256 * 1024;   // >= one max record + header, many small ones
+constexpr uint32_t kStageIn = 1024 * 1024;  // >= one max record + header, many small ones; several big ones per fence
 constexpr uint32_t kStageOut = 512 * 1024;  // replies of a full stage, with slack and padding
 
 }  // namespace
