@@ -28,7 +28,7 @@ RK_HOST_DEVICE inline void reduce_sum(Context& ctx, MessageView in, Reply& out) 
     const uint32_t head = uint32_t((16 - (reinterpret_cast<uintptr_t>(values.data()) & 15)) & 15) / 4;
     const float4* quads = reinterpret_cast<const float4*>(values.data() + head * 4);
     const uint32_t nq = (n - head) / 4;
-    if (i < head) partial += values[i];
+    for (uint32_t h = i; h < head; h += step) partial += values[h];
     uint32_t q = i;
     for (; q + (kInFlight - 1) * step < nq; q += kInFlight * step) {
       float4 v[kInFlight];
