@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -298,30 +297,6 @@ std::string check_reduce_reply(rk_message* m, uint64_t index, double expected) {
   return b;
 }
 
-// Experiment (RK_BENCH_NT=1): the request copied into the ring with
-// streaming stores, so that its lines are not left modified in this core's
-// cache for the GPU's PCIe reads to snoop out.
-void stream_copy(void* dst, const void* src, size_t n) {
-  auto* d = static_cast<unsigned char*>(dst);
-  auto* s = static_cast<const unsigned char*>(src);
-  while (n && (reinterpret_cast<uintptr_t>(d) & 15)) {
-    *d++ = *s++;
-    --n;
-  }
-  for (; n >= 64; n -= 64, d += 64, s += 64) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16));
-    const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 32));
-    const __m128i f = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 48));
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d), a);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 16), b);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 32), e);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 48), f);
-  }
-  std::memcpy(d, s, n);
-  _mm_sfence();  // streaming stores are not ordered by the commit's release store
-}
-
 int rk_consume(Client& c) {
   Session s;
   if (int e = attach(c, s)) return e;
@@ -334,13 +309,11 @@ int rk_consume(Client& c) {
   }
   const size_t bytes = req.record.size() * sizeof(capnp::word);
   const uint64_t window = c.args_.num("window", stream_window(c.payload_.size()));
-  const bool nt = std::getenv("RK_BENCH_NT") != nullptr;
   auto send = [&](uint64_t) {
     void* record = nullptr;
     rk_message* r = nullptr;
     if (rk_status st = rk_reserve_envelope(s.kernel, bytes, &record, &r, 0)) return st;
-    if (nt) stream_copy(record, req.record.data(), bytes);
-    else std::memcpy(record, req.record.data(), bytes);
+    std::memcpy(record, req.record.data(), bytes);
     return rk_commit_envelope(r, bytes);
   };
   auto check = [&](rk_message* m, uint64_t index) {
