@@ -116,6 +116,13 @@ void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
 
 void release_finished(rk_kernel* k);
 
+// Wakes the threads waiting for the current reader's news. Caller holds
+// inbox_mu, under which waiters count themselves in before they wait, so
+// none is missed; with none (the usual single reader) it costs a load.
+void wake_readers(rk_kernel* k) {
+  if (k->arrived_waiters != 0) k->arrived.notify_all();
+}
+
 // Moves every published reply into the stash. Caller holds inbox_mu and is
 // the reader. Returns how many arrived, or corrupt.
 Result<size_t> pump(rk_kernel* k) {
@@ -315,7 +322,7 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
 }
 
 static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, LazyDeadline& deadline,
-                                   rk_message** out, std::unique_lock<std::mutex>& lock);
+                                   rk_message** out, std::unique_lock<InboxLock>& lock);
 
 rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, LazyDeadline& deadline, rk_message** out) {
   std::unique_lock lock(k->inbox_mu);
@@ -323,14 +330,20 @@ rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, LazyDead
 }
 
 static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correlation, LazyDeadline& deadline,
-                                   rk_message** out, std::unique_lock<std::mutex>& lock) {
+                                   rk_message** out, std::unique_lock<InboxLock>& lock) {
   for (;;) {
     if (take(k, correlation, out)) return deliver(*out);
     if (k->client->disconnected()) return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
     if (k->reader_active) {
       // Someone else reads the ring; they wake us when anything arrives.
       auto left = std::chrono::nanoseconds(deadline.get().remaining_ns());
-      if (left.count() == 0 || k->arrived.wait_for(lock, left) == std::cv_status::timeout) {
+      std::cv_status waited = std::cv_status::timeout;
+      if (left.count() != 0) {
+        ++k->arrived_waiters;
+        waited = k->arrived.wait_for(lock, left);
+        --k->arrived_waiters;
+      }
+      if (waited == std::cv_status::timeout) {
         if (take(k, correlation, out)) return deliver(*out);
         if (deadline.get().passed()) return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
       }
@@ -340,22 +353,22 @@ static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correla
     auto got = pump(k);
     if (!got) {
       k->reader_active = false;
-      k->arrived.notify_all();
+      wake_readers(k);
       return fail(RK_E_CORRUPT, "the reply ring is corrupt");
     }
     if (*got) {
       k->reader_active = false;
-      k->arrived.notify_all();
+      wake_readers(k);
       continue;
     }
     if (rk_status s = channel_gone(k); s != RK_OK) {
       k->reader_active = false;
-      k->arrived.notify_all();
+      wake_readers(k);
       return s;
     }
     if (deadline.get().passed()) {
       k->reader_active = false;
-      k->arrived.notify_all();
+      wake_readers(k);
       return fail(RK_E_TIMEOUT, "timed out waiting for a reply");
     }
     lock.unlock();
@@ -368,7 +381,7 @@ static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correla
     if (w == Errc::ok && k->replies.has_data()) note_reply_wait(k, monotonic_ns() - waited_from);
     lock.lock();
     k->reader_active = false;
-    k->arrived.notify_all();
+    wake_readers(k);
     if (w == Errc::disconnected) return fail(RK_E_DISCONNECTED, "ringkerneld has gone away");
     // ok or timeout: go round once more to pump what came and decide.
     if (w == Errc::timeout && !k->replies.has_data()) {

@@ -16,6 +16,7 @@
 
 #include "capi/client.h"
 #include "capi/message.h"
+#include "shm/doorbell.h"
 #include "shm/ring.h"
 #include "shm/segment_layout.h"
 
@@ -66,6 +67,31 @@ class SendLock {
   std::condition_variable cv_;
 };
 
+// The inbox's lock: taken with one exchange and given back with a plain
+// store. A pthread mutex's unlock is a second locked instruction, which
+// waits for the ring head just stored to leave the store buffer, and a
+// received message took the lock twice (rk_receive, rk_message_release).
+// It is held for a few hundred instructions and never across a wait, so a
+// thread that finds it taken spins briefly, then yields.
+class InboxLock {
+ public:
+  void lock() {
+    uint32_t spins = 0;
+    while (!try_lock()) {
+      while (held_.load(std::memory_order_relaxed)) {
+        if (++spins < kSpins) rk::shm::cpu_relax();
+        else std::this_thread::yield();
+      }
+    }
+  }
+  bool try_lock() { return !held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire); }
+  void unlock() { held_.store(false, std::memory_order_release); }
+
+ private:
+  static constexpr uint32_t kSpins = 256;
+  std::atomic<bool> held_{false};
+};
+
 }  // namespace rk::capi
 
 struct rk_kernel {
@@ -98,8 +124,9 @@ struct rk_kernel {
     uint64_t end;
     bool released;
   };
-  std::mutex inbox_mu;
-  std::condition_variable arrived;
+  rk::capi::InboxLock inbox_mu;
+  std::condition_variable_any arrived;
+  uint32_t arrived_waiters = 0;   // threads in arrived.wait: notify only when there are some
   bool reader_active = false;
   std::deque<rk_message*> stash;  // decoded, not yet handed to a caller
   std::vector<rk_message*> spare; // released messages kept for reuse (no malloc per reply; see kSpareMessages)
