@@ -98,7 +98,10 @@ void note_reply_wait(rk_kernel* k, uint64_t ns) {
   k->reply_wait_ns.store(old ? (3 * old + ns) / 4 : ns, std::memory_order_relaxed);
 }
 
-void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
+// Returns the coarse clock reading itself, for kick(): the stamp never goes
+// back, so after a backward clock step it would stand still, and kick()
+// would take every message for part of one busy stretch.
+uint64_t stamp(rk_kernel* k, shm::EnvelopeFields& f) {
   // Hybrid logical clock: physical time, with a logical counter to order
   // events within one clock tick.
   // The coarse clock (a few ms resolution, no vDSO time read) is enough:
@@ -112,9 +115,10 @@ void stamp(rk_kernel* k, shm::EnvelopeFields& f) {
   }
   f.hlc_physical = k->hlc_physical;
   f.hlc_logical = k->hlc_logical;
+  return now;
 }
 
-void release_finished(rk_kernel* k);
+bool release_finished(rk_kernel* k);
 
 // Wakes the threads waiting for the current reader's news. Caller holds
 // inbox_mu, under which waiters count themselves in before they wait, so
@@ -163,7 +167,7 @@ Result<size_t> pump(rk_kernel* k) {
     k->stash.push_back(m);
     ++n;
   }
-  if (dropped) release_finished(k);
+  if (dropped && release_finished(k)) kick(k);  // rare: under the lock
   return n;
 }
 
@@ -190,8 +194,12 @@ rk_status deliver(rk_message* m) {
                                             rk_status_string(status_from_wire(status)));
 }
 
-// Returns ring space up to the oldest record still held. Caller holds inbox_mu.
-void release_finished(rk_kernel* k) {
+// Returns ring space up to the oldest record still held. Caller holds
+// inbox_mu, and kicks the kernel when this returns true (after unlocking,
+// where it can: a kick may be a futex wake): a kernel held back by the
+// full reply ring may go on. Not the reply ring's space bell: no kernel
+// waits on it (a CPU kernel parks on the instance's bell; a GPU polls).
+bool release_finished(rk_kernel* k) {
   bool moved = false;
   uint64_t upto = 0;
   while (!k->held.empty() && k->held.front().released) {
@@ -199,12 +207,10 @@ void release_finished(rk_kernel* k) {
     k->held.pop_front();
     moved = true;
   }
-  if (!moved) return;
+  if (!moved) return false;
   // With nothing held, also give back padding the reader skipped.
-  // Without the reply ring's space bell: the kernel never waits on it (a
-  // CPU kernel parks on the instance's bell, rung here; a GPU polls).
   k->replies.release_to_no_wake(k->held.empty() && !k->reader_active ? k->replies.read_position() : upto);
-  kick(k);  // a kernel held back by this full reply ring may go on
+  return true;
 }
 
 // Takes the channel's send side by the deadline. A thread that holds a
@@ -226,16 +232,18 @@ rk_status lock_send_side(rk_kernel* k, LazyDeadline& deadline) {
 constexpr size_t kSpareMessages = 1024;
 
 // Marks a received message's record done, returns the space it can, and
-// frees the message. Caller holds inbox_mu.
-void give_back(rk_kernel* k, rk_message* m) {
+// frees the message. Caller holds inbox_mu; true: kick, as for
+// release_finished.
+bool give_back(rk_kernel* k, rk_message* m) {
   for (auto& h : k->held)
     if (h.end == m->ring_end) {
       h.released = true;
       break;
     }
-  release_finished(k);
+  const bool moved = release_finished(k);
   if (k->spare.size() < kSpareMessages) k->spare.push_back(m);  // reused by the next reply
   else delete m;
+  return moved;
 }
 
 }  // namespace
@@ -315,9 +323,9 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   f.kernel = k->id;
   f.type = type;
   f.correlation = correlation;
-  stamp(k, f);
+  const uint64_t now = stamp(k, f);
   auto n = shm::write_data_envelope(*room, f, {static_cast<const std::byte*>(data), len});
-  publish_request(k, *n, f.hlc_physical);
+  publish_request(k, *n, now);
   return ok();
 }
 
@@ -392,27 +400,35 @@ static rk_status wait_reply_locked(rk_kernel* k, std::optional<uint64_t> correla
 }
 
 void abandon_reply(rk_kernel* k, uint64_t correlation) {
-  std::lock_guard lock(k->inbox_mu);
-  rk_message* m = nullptr;
-  if (!take(k, correlation, &m)) {
-    k->abandoned.insert(correlation);
-    return;
+  bool moved;
+  {
+    std::lock_guard lock(k->inbox_mu);
+    rk_message* m = nullptr;
+    if (!take(k, correlation, &m)) {
+      k->abandoned.insert(correlation);
+      return;
+    }
+    // It came after all, between the timeout and now: release it here.
+    moved = give_back(k, m);
   }
-  // It came after all, between the timeout and now: release it here.
-  give_back(k, m);
+  if (moved) kick(k);
 }
 
 void release_message(rk_message* m) {
   rk_kernel* k = m->kernel;
   if (m->kind != rk_message::Kind::received) {
     // An abandoned reservation: nothing was staged, so nothing is sent.
-    k->reserver.store(std::thread::id());
+    k->reserver.store(std::thread::id(), std::memory_order_relaxed);
     k->send_mu.unlock();
     delete m;
     return;
   }
-  std::lock_guard lock(k->inbox_mu);
-  give_back(k, m);
+  bool moved;
+  {
+    std::lock_guard lock(k->inbox_mu);
+    moved = give_back(k, m);
+  }
+  if (moved) kick(k);
 }
 
 rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out, int64_t timeout_ms) {
@@ -432,7 +448,7 @@ rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out
     k->send_mu.unlock();
     return from_wait(room.error(), "ring space");
   }
-  k->reserver.store(std::this_thread::get_id());
+  k->reserver.store(std::this_thread::get_id(), std::memory_order_relaxed);
   auto* m = new rk_message();
   m->kind = envelope ? rk_message::Kind::envelope_reservation : rk_message::Kind::data_reservation;
   m->kernel = k;
@@ -451,10 +467,10 @@ rk_status commit_data(rk_message* m, size_t len, uint32_t type, uint64_t correla
   f.kernel = k->id;
   f.type = type;
   f.correlation = correlation;
-  stamp(k, f);
+  const uint64_t now = stamp(k, f);
   auto n = shm::write_data_envelope_around(m->room, f, len);
-  publish_request(k, *n, f.hlc_physical);
-  k->reserver.store(std::thread::id());
+  publish_request(k, *n, now);
+  k->reserver.store(std::thread::id(), std::memory_order_relaxed);
   k->send_mu.unlock();
   delete m;
   return ok();
@@ -466,7 +482,7 @@ rk_status commit_envelope(rk_message* m, size_t len) {
   auto view = shm::read_envelope(m->room.first(len));
   if (!view) return fail(RK_E_MALFORMED, "the record is not a framed single-segment Envelope");
   publish_request(k, len, realtime_coarse_ns());
-  k->reserver.store(std::thread::id());
+  k->reserver.store(std::thread::id(), std::memory_order_relaxed);
   k->send_mu.unlock();
   delete m;
   return ok();

@@ -107,7 +107,9 @@ struct rk_kernel {
   // Held across a reservation (rk_reserve .. rk_commit), so timed: a sender
   // never waits past its own deadline for another thread's reservation.
   rk::capi::SendLock send_mu;
-  std::atomic<std::thread::id> reserver{};  // thread holding a reservation
+  // Thread holding a reservation. Relaxed: only that thread compares it with
+  // its own id (a seq_cst store is a locked instruction on x86).
+  std::atomic<std::thread::id> reserver{};
   // Coarse time of this channel's last kick; see kick() in kernel.cpp.
   std::atomic<uint64_t> last_kick_ns{0};
   std::atomic<uint64_t> reply_wait_ns{0};  // moving average of waits that ended with a reply

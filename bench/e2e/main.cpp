@@ -825,7 +825,7 @@ int main(int argc, char** argv) {
     if (app.count("--clients") == 0) o.clients = {1, 2};
     if (app.count("--fairness-clients") == 0) o.fairness_clients = 8;
     o.idle_clients = 8;
-    o.stream_payloads = {64};
+    if (app.count("--stream-payloads") == 0) o.stream_payloads = {64};
     o.mapped_bytes = uint64_t{32} << 20;
     o.h2d_bytes = uint64_t{128} << 20;
   }

@@ -23,7 +23,10 @@ RK_HOST_DEVICE inline void reduce_sum(Context& ctx, MessageView in, Reply& out) 
   // Packed values, the usual case, are read 16 bytes per load from the
   // first 16-byte boundary on: a quarter of the loads, which is what held a
   // block for most of a 64 KiB request. List data is word-aligned, so at
-  // most two values come before the boundary.
+  // most two values come before the boundary. Which lane adds which value
+  // depends on that boundary, so the last bits of a sum may differ between
+  // two copies of a request at different addresses (each is exact to
+  // double rounding; the host adds in index order).
   if (values.contiguous() && n >= 4) {
     const uint32_t head = uint32_t((16 - (reinterpret_cast<uintptr_t>(values.data()) & 15)) & 15) / 4;
     const float4* quads = reinterpret_cast<const float4*>(values.data() + head * 4);

@@ -86,7 +86,7 @@ struct ChannelTable {
 // requests up to and written the replies up to, with a copy of its table
 // entry (device memory is cached; the mapped table costs a PCIe read per
 // access).
-// Written by the block that owns the channel (slot % gridDim.x); the scout
+// Written by the block that owns the channel (channel_owner.cuh); the scout
 // reads `read` and `stalled` to tell when a terminating kernel has drained.
 struct DeviceCursor {
   DeviceChannel ch;

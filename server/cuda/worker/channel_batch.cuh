@@ -300,11 +300,11 @@ __device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, Devi
   return true;
 }
 
-// A channel of a block other than 0 may be served by its owner or, for a
+// In a multi-block kernel a channel may be served by its owner or, for a
 // lone small span, by the scout (scout.cuh, serve_moved_inline): whoever
 // claims it serves, from the cursor as the other left it, and releases it
-// after publishing. Block 0's channels need no claim: the scout is block
-// 0's own warp, which the rest of block 0 waits for.
+// after publishing. A one-block kernel needs no claim: the scout is its
+// block's own warp, which the rest of the block waits for.
 __device__ inline bool claim_channel(DeviceCursor& c) {
   return compare_exchange_acquire_gpu(&c.busy, uint64_t(0), uint64_t(1));
 }
