@@ -16,6 +16,8 @@
 
 namespace rk::server::gpu {
 
+// Measured when every block served channels; with a grid over 1 block 0
+// is now the scout's, so grid 2 has one serving block (not re-measured).
 inline constexpr uint32_t kStagedMaxGrid = 2;
 
 inline Transfer choose_transfer(uint32_t builtin, uint32_t grid) {
