@@ -2,6 +2,7 @@
 // round trips of every size, kernel state across messages, order, many
 // threads on one handle, size limits, and a full ring that loses nothing.
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -273,6 +274,51 @@ TEST_F(CapiMessaging, ReserveCommit_SendsInPlaceAndAbandonedReservationSendsNoth
   EXPECT_EQ(rk_receive(k.get(), &extra, 0), RK_E_TIMEOUT);
   rk_message_release(extra);
   EXPECT_EQ(metrics(k.get()).processed, 1u);
+}
+
+// The send side is one lock per channel, held from rk_reserve to
+// rk_commit. A sender behind another thread's reservation either gets
+// the lock once it is given back (its send then goes out after the
+// committed record), or gives up at its own deadline with RK_E_TIMEOUT,
+// sending nothing; the reserving thread itself gets RK_E_STATE.
+TEST_F(CapiMessaging, SenderBehindAReservation_GoesAfterTheCommitOrTimesOutSendingNothing) {
+  KernelPtr k = active("echo");
+  ASSERT_TRUE(k);
+  const auto first = pattern(64, 1), second = pattern(64, 2), third = pattern(64, 3);
+  void* payload = nullptr;
+  rk_message* reservation = nullptr;
+
+  // 1. Held past the other sender's deadline: it times out.
+  RK_ASSERT_OK(rk_reserve(k.get(), 64, &payload, &reservation, 1000));
+  EXPECT_EQ(rk_send(k.get(), 1, first.data(), first.size(), 99, 0), RK_E_STATE);
+  rk_status timed_out = RK_OK;
+  std::thread([&] { timed_out = rk_send(k.get(), 1, third.data(), third.size(), 3, 50); }).join();
+  EXPECT_EQ(timed_out, RK_E_TIMEOUT) << why(timed_out);
+
+  // 2. Given back while the other sender waits: it goes next.
+  std::atomic<bool> waiting{false};
+  rk_status behind = RK_E_INTERNAL;
+  std::thread other([&] {
+    waiting = true;
+    behind = rk_send(k.get(), 1, second.data(), second.size(), 2, 30000);
+  });
+  while (!waiting) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it block (not needed for correctness)
+  std::memcpy(payload, first.data(), first.size());
+  RK_ASSERT_OK(rk_commit(reservation, first.size(), 1, 1));
+  other.join();
+  EXPECT_EQ(behind, RK_OK) << why(behind);
+
+  for (uint64_t want : {1u, 2u}) {
+    rk_message* m = nullptr;
+    RK_ASSERT_OK(rk_receive(k.get(), &m, 10000));
+    MessagePtr owned(m);
+    EXPECT_EQ(rk_message_correlation(m), want);
+    EXPECT_EQ(bytes_of(m), want == 1 ? first : second);
+  }
+  rk_message* extra = nullptr;
+  EXPECT_EQ(rk_receive(k.get(), &extra, 0), RK_E_TIMEOUT);  // the timed-out send left nothing
+  rk_message_release(extra);
 }
 
 TEST_F(CapiMessaging, CallsAcrossDeactivateActivate_NoneLostNoneDuplicated) {
