@@ -248,9 +248,9 @@ void GpuInstance::trace_rings() {
   std::lock_guard lock(mu_);
   const BlockStats& b0 = control_->blocks[0];
   char line[256];
-  std::snprintf(line, sizeof line, "kernel %u: active %u processed %llu batches %llu rounds %llu parked %u table %llu/%llu", id_,
-                at(control_->cb.active).load(), (unsigned long long)at(b0.processed).load(),
-                (unsigned long long)at(b0.batches).load(), (unsigned long long)at(b0.rounds).load(), at(b0.parked).load(),
+  // Block 0's loop (the scout's block); what was served is summed below.
+  std::snprintf(line, sizeof line, "kernel %u: active %u; block 0: rounds %llu parked %u table %llu/%llu", id_,
+                at(control_->cb.active).load(), (unsigned long long)at(b0.rounds).load(), at(b0.parked).load(),
                 (unsigned long long)at(b0.seen_table_epoch).load(), (unsigned long long)at(control_->cb.table_epoch).load());
   trace(line);
   // Summed over the blocks: with a grid over 1, block 0 serves only the
