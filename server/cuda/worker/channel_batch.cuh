@@ -54,29 +54,82 @@ struct WarpTeam {
 
 // Copies n bytes (8-aligned) with every thread of the team, kInFlight
 // loads in flight per thread so PCIe reads overlap: a block of 256 keeps
-// 16 KiB of reads outstanding, about what one PCIe round trip needs to
-// stream at full speed. kFromMirror: the source is a staged ring's mirror
-// in device memory, which the copy engines rewrite behind the SMs' backs,
-// so its loads skip L1 (which could hold the same offset from the last lap).
-template <bool kFromMirror = false, class Team>
+// 16 KiB of reads outstanding (a block moves at most that per PCIe round
+// trip, about 8 µs under load). Loads are 16 bytes wide from the source's
+// first 16-byte boundary on, half the instructions of 8-byte ones. Stores
+// are 16 bytes where both sides share their alignment, else 8 (then a warp
+// stores every other word, then the rest: harmless on the device, but host
+// memory takes such half-written lines as separate writes, 3x slower for
+// replies, so callers writing to host memory align their sources).
+// kFromMirror: the source is a staged ring's mirror in device memory, which
+// the copy engines rewrite behind the SMs' backs, so its loads skip L1
+// (which could hold the same offset from the last lap).
+// kClearSource: every word copied is zeroed at the source (the block's
+// device-memory reply stage is kept all-zero that way; see serve_channel).
+template <bool kFromMirror = false, bool kClearSource = false, class Team>
 __device__ void team_copy(const Team& team, uint8_t* dst, const uint8_t* src, uint32_t n) {
-  constexpr uint32_t kInFlight = 8;
-  const uint64_t* s = reinterpret_cast<const uint64_t*>(src);
-  uint64_t* d = reinterpret_cast<uint64_t*>(dst);
-  auto load = [](const uint64_t* p) {
+  // 4 x 16 bytes in flight per thread: 8 x 16 spilled registers and gave
+  // 39.7 GB/s consumed from 16 clients against 43.8 (H100).
+  constexpr uint32_t kInFlight = 4;
+  auto load_word = [](const uint8_t* p) -> uint64_t {
     if constexpr (kFromMirror) return __ldcg(reinterpret_cast<const unsigned long long*>(p));
+    else return *reinterpret_cast<const uint64_t*>(p);
+  };
+  auto store_word = [](uint8_t* to, uint8_t* from, uint64_t w) {
+    *reinterpret_cast<uint64_t*>(to) = w;
+    if constexpr (kClearSource) *reinterpret_cast<uint64_t*>(from) = 0;
+  };
+  if constexpr (!Team::kWholeBlock) {
+    // The scout's warp copies small spans (up to 512 B: a lone message and
+    // its reply): 8-byte words, two per lane in flight, the least code
+    // between a request and its reply.
+    const uint32_t words = n / 8;
+    for (uint32_t i = team.rank(); i < words; i += 64) {
+      const bool second = i + 32 < words;
+      const uint64_t w0 = load_word(src + 8 * i), w1 = second ? load_word(src + 8 * (i + 32)) : 0;
+      store_word(dst + 8 * i, const_cast<uint8_t*>(src + 8 * i), w0);
+      if (second) store_word(dst + 8 * (i + 32), const_cast<uint8_t*>(src + 8 * (i + 32)), w1);
+    }
+    return;
+  }
+  // A word before the source's first 16-byte boundary and one after its
+  // last are loaded first and stored last, so that their loads travel with
+  // the others: a load waited on before the loop would cost a small span
+  // one more PCIe round trip.
+  const uint32_t head = uint32_t(reinterpret_cast<uintptr_t>(src) % 16 != 0 && n >= 8 ? 8 : 0);
+  const uint32_t quads = (n - head) / 16, tail = n - head - quads * 16;  // tail: 0 or 8
+  const bool head_here = head && team.rank() == 0, tail_here = tail && team.rank() == team.size() - 1;
+  uint64_t head_word = 0, tail_word = 0;
+  if (head_here) head_word = load_word(src);
+  if (tail_here) tail_word = load_word(src + n - 8);
+  const ulonglong2* s = reinterpret_cast<const ulonglong2*>(src + head);
+  uint8_t* d = dst + head;
+  auto load = [](const ulonglong2* p) {
+    if constexpr (kFromMirror) return __ldcg(p);
     else return *p;
   };
-  const uint32_t words = n / 8, stride = team.size();
+  const bool aligned = reinterpret_cast<uintptr_t>(d) % 16 == 0;
+  auto put = [&](uint32_t q, ulonglong2 w) {
+    if (aligned) {
+      reinterpret_cast<ulonglong2*>(d)[q] = w;
+    } else {
+      reinterpret_cast<uint64_t*>(d)[2 * q] = w.x;
+      reinterpret_cast<uint64_t*>(d)[2 * q + 1] = w.y;
+    }
+    if constexpr (kClearSource) const_cast<ulonglong2*>(s)[q] = ulonglong2{0, 0};
+  };
+  const uint32_t stride = team.size();
   uint32_t i = team.rank();
-  for (; i + (kInFlight - 1) * stride < words; i += kInFlight * stride) {
-    uint64_t w[kInFlight];
+  for (; i + (kInFlight - 1) * stride < quads; i += kInFlight * stride) {
+    ulonglong2 w[kInFlight];
 #pragma unroll
     for (uint32_t j = 0; j < kInFlight; ++j) w[j] = load(s + i + j * stride);
 #pragma unroll
-    for (uint32_t j = 0; j < kInFlight; ++j) d[i + j * stride] = w[j];
+    for (uint32_t j = 0; j < kInFlight; ++j) put(i + j * stride, w[j]);
   }
-  for (; i < words; i += stride) d[i] = load(s + i);
+  for (; i < quads; i += stride) put(i, load(s + i));
+  if (head_here) store_word(dst, const_cast<uint8_t*>(src), head_word);
+  if (tail_here) store_word(dst + n - 8, const_cast<uint8_t*>(src + n - 8), tail_word);
 }
 
 // The request span's copy into a stage: from the client's ring across PCIe
@@ -99,6 +152,8 @@ __device__ inline void zero_reply(uint8_t* at, uint32_t cap, uint32_t rank, uint
   for (uint32_t i = rank; i < words; i += lanes) d[i] = 0;
 }
 
+inline constexpr uint32_t kNoPad = ~0u;
+
 // The block's plan for one span, in shared memory.
 struct Batch {
   uint32_t n;
@@ -108,6 +163,7 @@ struct Batch {
   uint32_t contiguous; // request bytes published up to the buffer's end
   uint32_t in_global;  // 1: a record too big for shared memory, staged in device memory
   uint32_t broken;
+  uint32_t pad_at;     // where the image's padding record starts, or kNoPad
   uint32_t last_error;
   unsigned long long processed, errors, latency_sum, latency_max;
   DeviceCursor cur;    // the channel's cursor, staged for the span (see serve_channel)
@@ -160,7 +216,7 @@ __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur
   const uint64_t off0 = cur.read & mask, reply_tail = cur.reply_tail;
   const uint32_t span = b.span, contiguous = b.contiguous;
   uint64_t reply_head = cur.reply_head;
-  uint32_t pos = 0, n = 0, out_used = 0, broken = 0, in_global = b.in_global;
+  uint32_t pos = 0, n = 0, out_used = 0, broken = 0, in_global = b.in_global, pad_at = kNoPad;
   uint64_t rep_pos = reply_tail;
   while (pos + shm::kRecordHeaderBytes <= span && n < max_batch) {
     const uint32_t len = load<uint32_t>(in + pos), flags = load<uint32_t>(in + pos + 4);
@@ -202,6 +258,7 @@ __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur
     if (pad) {
       store<uint32_t>(out + out_used, uint32_t(pad - shm::kRecordHeaderBytes));
       store<uint32_t>(out + out_used + 4, shm::kRecordPadding);
+      pad_at = out_used;
       out_used += uint32_t(pad);
       rep_pos += pad;
     }
@@ -217,6 +274,7 @@ __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur
   b.n = n;
   b.consumed = pos;
   b.out_bytes = out_used;
+  b.pad_at = pad_at;
   if (broken) b.broken = 1;
   b.in_global = in_global;
   cur.reply_head = reply_head;
@@ -294,6 +352,7 @@ __device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, Devi
     b.n = good;
     b.consumed = uint32_t(good * rb);
     b.out_bytes = uint32_t(good * need);
+    b.pad_at = kNoPad;  // the image does not wrap
     b.per_lane = good >= kLaneMin && len <= kLaneMaxBytes;
   }
   team.sync();
@@ -318,6 +377,46 @@ __device__ inline void seal_reply(uint8_t* at, uint32_t cap, uint32_t bytes) {
   if (room > used) {
     store<uint32_t>(at + used, uint32_t(room - used - shm::kRecordHeaderBytes));
     store<uint32_t>(at + used + 4, shm::kRecordFiller);
+  }
+}
+
+// Reply rooms bigger than this on average are copied out record by record,
+// only what the client reads: each reply and its filler's header. A 64 KiB
+// reduce_sum request gets a 64 KiB room for a 56-byte sum, and copying
+// whole rooms sent as many bytes back across PCIe as the requests brought.
+// Small rooms go out as one wide copy of the whole image.
+inline constexpr uint32_t kTrimRoomBytes = 1024;
+
+// Copies the reply image `image` of batch `b` into the reply ring from
+// `tail` on. The image may wrap once: a padding record then fills the end
+// of the buffer; records themselves never cross it. kClearSource: zero
+// what was copied (see team_copy).
+template <bool kClearSource, class Team>
+__device__ void copy_replies_out(const Team& team, const Batch& b, uint8_t* ring, uint64_t cap, uint64_t tail,
+                                 uint8_t* image) {
+  const uint64_t at = tail & (cap - 1);
+  if (b.n == 0 || b.out_bytes / b.n <= kTrimRoomBytes) {
+    const uint32_t first = uint32_t(b.out_bytes < cap - at ? b.out_bytes : cap - at);
+    team_copy<false, kClearSource>(team, ring + at, image, first);
+    team_copy<false, kClearSource>(team, ring, image + first, b.out_bytes - first);
+    return;
+  }
+  // Each record's header goes last and is cleared only after a barrier:
+  // every thread reads it for the record's size.
+  for (uint32_t i = 0; i < b.n; ++i) {
+    const uint8_t* record = image + b.rep_off[i];
+    uint8_t* to = ring + ((at + b.rep_off[i]) & (cap - 1));
+    const uint64_t used = shm::record_bytes(load<uint32_t>(record)), room = shm::record_bytes(b.rep_cap[i]);
+    const uint32_t bytes = uint32_t(room > used ? used + shm::kRecordHeaderBytes : used);
+    team_copy<false, kClearSource>(team, to + shm::kRecordHeaderBytes, record + shm::kRecordHeaderBytes,
+                                   bytes - shm::kRecordHeaderBytes);
+    if (team.rank() == 0) store<uint64_t>(to, load<uint64_t>(record));
+  }
+  if (b.pad_at != kNoPad && team.rank() == 0) store<uint64_t>(ring + at + b.pad_at, load<uint64_t>(image + b.pad_at));
+  if constexpr (kClearSource) {
+    team.sync();
+    for (uint32_t i = team.rank(); i < b.n; i += team.size()) store<uint64_t>(image + b.rep_off[i], 0);
+    if (b.pad_at != kNoPad && team.rank() == 0) store<uint64_t>(image + b.pad_at, 0);
   }
 }
 
@@ -404,6 +503,11 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   auto* req = reinterpret_cast<shm::RingHeader*>(ch.request_ring);
   auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
   const uint8_t* from = reinterpret_cast<const uint8_t*>(ch.request_data) + (cur.read & (ch.capacity - 1));
+  // The reply image starts at the same offset mod 16 as the reply tail, so
+  // that its copy out stores whole 16-byte words (team_copy).
+  const uint32_t out_shift = uint32_t(cur.reply_tail % 16);
+  uint8_t* const smem_out = stages.smem_out + out_shift;
+  const uint32_t smem_out_bytes = kSmemStageOut - out_shift;
   if (tid == 0) {
     batch.n = 0;
     batch.span = 0;
@@ -436,10 +540,10 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   // scout's warp serves a few records, and with those paths compiled into
   // its copy a lone message took 2.7 µs longer (11.1 vs 8.4 µs on an H200).
   bool uniform = false;
-  if constexpr (Team::kWholeBlock) uniform = plan_uniform(team, batch, stages.smem_in, cur, rep, kSmemStageOut);
+  if constexpr (Team::kWholeBlock) uniform = plan_uniform(team, batch, stages.smem_in, cur, rep, smem_out_bytes);
   if (!uniform) {
     if (tid == 0) {
-      plan_batch(batch, stages.smem_in, cur, ch, rep, stages.smem_out, kSmemStageOut, kMaxBatch, tel.backpressure);
+      plan_batch(batch, stages.smem_in, cur, ch, rep, smem_out, smem_out_bytes, kMaxBatch, tel.backpressure);
       if (batch.in_global) {
         batch.span = batch.contiguous < stages.in_bytes ? batch.contiguous : stages.in_bytes;
         batch.n = 0;
@@ -448,19 +552,19 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     team.sync();
   }
   uint8_t* in_stage = stages.smem_in;
-  uint8_t* out_stage = stages.smem_out;
+  uint8_t* out_stage = smem_out;
   if (batch.in_global) {  // the same in every thread
     // Read in place across PCIe by the handlers instead (tried): 16.1 vs
     // 19.6 GB/s of 64 KiB requests consumed by 8 blocks; the copy keeps
     // more loads in flight than a handler's element loads. The part
     // already in shared memory is not read across PCIe again.
     in_stage = stages.in;
-    out_stage = stages.out;
+    out_stage = stages.out + out_shift;
     const uint32_t have = batch.contiguous < kSmemStageIn ? batch.contiguous : kSmemStageIn;
     team_copy(team, in_stage, stages.smem_in, have);
     copy_requests_in(team, a, in_stage + have, from + have, batch.span - have);
     team.sync();
-    if (tid == 0) plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes, kMaxBatch, tel.backpressure);
+    if (tid == 0) plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes - out_shift, kMaxBatch, tel.backpressure);
     team.sync();
   }
   if (batch.n == 0 && batch.consumed == 0) {
@@ -477,8 +581,10 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
       const uint64_t began = globaltimer();
       Context ctx = Context::for_block(a.instance, a.state, a.state_bytes, reduce_scratch);
       uint8_t* out = out_stage + batch.rep_off[i];
-      zero_reply(out, batch.rep_cap[i], tid, team.size());
-      team.sync();
+      if (!batch.in_global) {  // the device-memory stage is kept all-zero
+        zero_reply(out, batch.rep_cap[i], tid, team.size());
+        team.sync();
+      }
       Handled h = handle_message(handler, ctx, in_stage + batch.req_off[i], batch.req_len[i],
                                  out + shm::kRecordHeaderBytes, batch.rep_cap[i], true);
       team.sync();
@@ -534,12 +640,13 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   }
   team.sync();
   const uint64_t t3 = tid == 0 ? globaltimer() : 0;
-  // Replies out: the image starts at the reply tail and may wrap once (a
-  // padding record then fills the end of the buffer).
-  const uint64_t cap = ch.capacity, at = cur.reply_tail & (cap - 1);
-  const uint32_t first = uint32_t(batch.out_bytes < cap - at ? batch.out_bytes : cap - at);
-  team_copy(team, ring_buffer(rep) + at, out_stage, first);
-  if (batch.out_bytes > first) team_copy(team, ring_buffer(rep), out_stage + first, batch.out_bytes - first);
+  // Replies out. The device-memory stage is left all-zero behind them, so
+  // the next span's builders there need not zero their rooms first (a
+  // 64 KiB room each for reduce_sum) and whatever a builder did not write
+  // stays zero. Everything a handler, seal_reply or the plan writes lies in
+  // what is copied: the reply, its filler's header, the padding header.
+  if (batch.in_global) copy_replies_out<true>(team, batch, ring_buffer(rep), ch.capacity, cur.reply_tail, out_stage);
+  else copy_replies_out<false>(team, batch, ring_buffer(rep), ch.capacity, cur.reply_tail, out_stage);
   // The barrier orders every thread's reply stores before thread 0's fence
   // (fences are cumulative), and that one fence orders them, and our reads
   // of the requests, before the new tail and head.

@@ -184,6 +184,8 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.stage_out = kStageOut;
   trace("launch: alloc scratch", m.instance);
   die_on(cudaMallocAsync(reinterpret_cast<void**>(&a.scratch), size_t(g->grid_) * (kStageIn + kStageOut), s), "scratch");
+  // The reply stages start all-zero and the kernel keeps them so (channel_batch.cuh).
+  die_on(cudaMemsetAsync(a.scratch, 0, size_t(g->grid_) * (kStageIn + kStageOut), s), "scratch");
   a.state_bytes = m.state_bytes;
   if (m.state_bytes) {
     die_on(cudaMallocAsync(&a.state, m.state_bytes, s), "state");
