@@ -3,6 +3,7 @@
 // when the machine has no usable CUDA device. Every test runs once per
 // transfer strategy (mapped: the GPU reads the rings across PCIe; staged:
 // the worker's bridge copies spans of them to device memory).
+#include <capnp/serialize.h>
 #include <cuda_runtime.h>
 #include <signal.h>
 
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "rk_schema/envelope.capnp.h"
 #include "tests/capi/capi_test.h"
 #include "tests/capi/hand_session.h"
 
@@ -165,6 +167,64 @@ TEST_P(GpuService, PipelinedRunsOfEqualAndMixedSizesAllComeBack) {
         return true;
       });
   EXPECT_EQ(wrong, 0u);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+// Records bigger than the shared stage go through the block's device-memory
+// stages: each reply room is as big as its request, and only the reply and
+// its filler's header are copied out. That stage is kept all-zero between
+// spans instead of zeroed per message, so a reply built over the bytes of
+// an earlier, bigger one must still read zero wherever nothing was set:
+// the GPU never sets the envelope's clock or flags. Mixed sizes make the
+// reply image wrap the ring (a padding record) now and then.
+TEST_P(GpuService, BigRepliesComeBackWholeWithNothingStaleAroundThem) {
+  KernelPtr k = launch_cuda("echo");
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  constexpr uint64_t kCount = 600;
+  auto size_of = [](uint64_t i) -> size_t {
+    switch (i % 4) {
+      case 0: return 65536;
+      case 1: return 17000 + (i * 7919) % 30000;
+      case 2: return 40 + (i * 131) % 900;
+      default: return 16400 + (i * 104729) % 48000;
+    }
+  };
+  auto byte_of = [](uint64_t i, size_t j) { return uint8_t(0xa5 ^ (i * 29 + j * 13)); };
+  std::vector<uint8_t> buf(65536);
+  std::vector<bool> seen(kCount);
+  uint64_t sent = 0, got = 0, wrong = 0, stale = 0;
+  while (got < kCount) {
+    while (sent < kCount && sent - got < 8) {  // 8 x 64 KiB: both 1 MiB rings keep room
+      for (size_t j = 0; j < size_of(sent); ++j) buf[j] = byte_of(sent, j);
+      ASSERT_EQ(rk_send(k.get(), 3, buf.data(), size_of(sent), sent, 10000), RK_OK) << rk_last_error_message();
+      ++sent;
+    }
+    rk_message* m = nullptr;
+    const rk_status st = rk_receive(k.get(), &m, 10000);
+    ASSERT_EQ(st, RK_OK) << why(st);
+    MessagePtr reply(m);
+    ++got;
+    const uint64_t c = rk_message_correlation(m);
+    size_t n = 0;
+    const auto* d = static_cast<const uint8_t*>(rk_message_data(m, &n));
+    bool ok = c < kCount && !seen[c] && n == size_of(c);
+    for (size_t j = 0; ok && j < n; ++j) ok = d[j] == byte_of(c, j);
+    if (c < kCount) seen[c] = true;
+    wrong += !ok;
+    size_t bytes = 0;
+    const void* whole = rk_message_capnp(m, &bytes);
+    capnp::FlatArrayMessageReader reader(kj::arrayPtr(static_cast<const capnp::word*>(whole), bytes / 8));
+    const auto env = reader.getRoot<rk::schema::Envelope>();
+    stale += env.getHlcPhysical() != 0 || env.getHlcLogical() != 0 || env.getFlags() != 0;
+  }
+  EXPECT_EQ(wrong, 0u);
+  EXPECT_EQ(stale, 0u);
+  rk_metrics m;
+  rk_metrics_init(&m);
+  RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
+  EXPECT_EQ(m.processed, kCount);
+  EXPECT_EQ(m.errors, 0u);
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
