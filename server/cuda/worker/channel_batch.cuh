@@ -52,7 +52,7 @@ struct WarpTeam {
   __device__ void sync() const { __syncwarp(); }
 };
 
-// Copies n bytes (8-aligned) with every thread of the team, kInFlight
+// Copies n bytes (n and both addresses 8-aligned) with every thread of the team, kInFlight
 // loads in flight per thread so PCIe reads overlap: a block of 256 keeps
 // 16 KiB of reads outstanding (a block moves at most that per PCIe round
 // trip, about 8 µs under load). Loads are 16 bytes wide from the source's
@@ -80,9 +80,9 @@ __device__ void team_copy(const Team& team, uint8_t* dst, const uint8_t* src, ui
     if constexpr (kClearSource) *reinterpret_cast<uint64_t*>(from) = 0;
   };
   if constexpr (!Team::kWholeBlock) {
-    // The scout's warp copies small spans (up to 512 B: a lone message and
-    // its reply): 8-byte words, two per lane in flight, the least code
-    // between a request and its reply.
+    // The scout's warp copies small spans (requests up to 512 B, their
+    // replies and slack): 8-byte words, two per lane in flight, the least
+    // code between a request and its reply.
     const uint32_t words = n / 8;
     for (uint32_t i = team.rank(); i < words; i += 64) {
       const bool second = i + 32 < words;
@@ -504,8 +504,9 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   auto* rep = reinterpret_cast<shm::RingHeader*>(ch.reply_ring);
   const uint8_t* from = reinterpret_cast<const uint8_t*>(ch.request_data) + (cur.read & (ch.capacity - 1));
   // The reply image starts at the same offset mod 16 as the reply tail, so
-  // that its copy out stores whole 16-byte words (team_copy).
-  const uint32_t out_shift = uint32_t(cur.reply_tail % 16);
+  // that its copy out stores whole 16-byte words (team_copy). (An unaligned
+  // tail breaks the channel, below.)
+  const uint32_t out_shift = uint32_t(cur.reply_tail & 8);
   uint8_t* const smem_out = stages.smem_out + out_shift;
   const uint32_t smem_out_bytes = kSmemStageOut - out_shift;
   if (tid == 0) {
@@ -514,7 +515,9 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     batch.broken = 0;
     batch.consumed = 0;
     batch.in_global = 0;
-    if (avail > ch.capacity || avail % 8 != 0) {
+    // The indices came from the client's ring headers when the channel was
+    // bound: one not 8-aligned would make the copies below fault the GPU.
+    if (avail > ch.capacity || avail % 8 != 0 || cur.read % 8 != 0 || cur.reply_tail % 8 != 0) {
       batch.broken = 1;
     } else {
       const uint64_t room = ch.capacity - (cur.read & (ch.capacity - 1));
@@ -645,6 +648,8 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   // 64 KiB room each for reduce_sum) and whatever a builder did not write
   // stays zero. Everything a handler, seal_reply or the plan writes lies in
   // what is copied: the reply, its filler's header, the padding header.
+  // That holds because builders write only inside their allocations and
+  // MessageBuilder::rewind (Reply::fail) zeroes what it drops.
   if (batch.in_global) copy_replies_out<true>(team, batch, ring_buffer(rep), ch.capacity, cur.reply_tail, out_stage);
   else copy_replies_out<false>(team, batch, ring_buffer(rep), ch.capacity, cur.reply_tail, out_stage);
   // The barrier orders every thread's reply stores before thread 0's fence

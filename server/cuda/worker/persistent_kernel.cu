@@ -145,7 +145,7 @@ __device__ uint64_t claim_owned(const KernelArgs& a, uint32_t slot, DeviceCursor
 template <rk::builtin::Builtin kWhich, bool kMultiBlock>
 __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelArgs a) {
   constexpr bool kBlockPerMessage = rk::builtin::block_per_message(kWhich);
-  extern __shared__ double reduce_scratch[];
+  extern __shared__ __align__(16) double reduce_scratch[];  // 16: the stages after it take 16-byte stores
   __shared__ Batch batch;
   __shared__ BlockState b;
   __shared__ ScoutState scout;
