@@ -219,13 +219,19 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   uint64_t tail[kLoadsPerLane];
   bool want[kLoadsPerLane];
   // Hot tails, and now and then the command words and bell: one round trip.
+  // Every load is issued before any value is used: storing each command
+  // word to shared memory right after its load made lane 0 wait out one
+  // PCIe round trip per word.
   if (lane == 0) s.now = globaltimer();
   __syncwarp();
-  if (lane == 0 && s.round % kCommandEvery == 0) {
-    s.active = load_relaxed(&cb->active);
-    s.terminate = load_relaxed(&cb->terminate_requested);
-    s.epoch = load_relaxed(&cb->table_epoch);
-    if (!a.staged) s.bell = load_relaxed(&a.bell->bell.seq);
+  const bool read_commands = lane == 0 && s.round % kCommandEvery == 0;
+  uint32_t new_active = 0, new_terminate = 0, new_bell = 0;
+  uint64_t new_epoch = 0;
+  if (read_commands) {
+    new_active = load_relaxed(&cb->active);
+    new_terminate = load_relaxed(&cb->terminate_requested);
+    new_epoch = load_relaxed(&cb->table_epoch);
+    if (!a.staged) new_bell = load_relaxed(&a.bell->bell.seq);
   }
   load_tails(s, lane, tail, want, true, [&](uint32_t k) { return !a.staged && is_hot(s, k); });
   bool seen_move = false, far = false;
@@ -235,6 +241,12 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
     seen_move = true;
     far |= j != 0 || owner_block(k) != 0;  // needs the fence: see above
+  }
+  if (read_commands) {
+    s.active = new_active;
+    s.terminate = new_terminate;
+    s.epoch = new_epoch;
+    if (!a.staged) s.bell = new_bell;
   }
   seen_move = __any_sync(0xffffffffu, seen_move);
   far = __any_sync(0xffffffffu, far);
