@@ -248,7 +248,8 @@ class MessageBuilder {
   }
   // Drops everything allocated after the first `used_words` (zeroing it, so
   // no stale bytes remain and a zeroed buffer stays zeroed: the CUDA
-  // backend's device reply stage relies on it) and clears the error. Pointers into the dropped part must be reset by the caller.
+  // backend's device reply stage relies on it) and clears the error.
+  // Pointers into the dropped part must be reset by the caller.
   RK_HOST_DEVICE void rewind(uint32_t used_words) {
     if (words_ == nullptr || used_words < 2 || used_words > used_words_) return;
     for (uint32_t i = used_words; i < used_words_; ++i) words_[i] = 0;

@@ -567,7 +567,8 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     team_copy(team, in_stage, stages.smem_in, have);
     copy_requests_in(team, a, in_stage + have, from + have, batch.span - have);
     team.sync();
-    if (tid == 0) plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes - out_shift, kMaxBatch, tel.backpressure);
+    if (tid == 0)
+      plan_batch(batch, in_stage, cur, ch, rep, out_stage, stages.out_bytes - out_shift, kMaxBatch, tel.backpressure);
     team.sync();
   }
   if (batch.n == 0 && batch.consumed == 0) {
