@@ -226,6 +226,16 @@ rk_status lock_send_side(rk_kernel* k, LazyDeadline& deadline) {
   return RK_OK;
 }
 
+// Room for a request record of `record` bytes: at once when the ring has
+// it (no clock read), else waiting for it until the deadline. Caller holds
+// the send side.
+Result<std::span<std::byte>> reserve_request(rk_kernel* k, size_t record, LazyDeadline& deadline) {
+  auto room = k->requests.try_reserve(record);
+  if (room.error() == Errc::queue_full)  // only now is there a reason to read the clock
+    room = k->requests.reserve(record, deadline.get(), &k->client->stop, &k->bell->parked);
+  return room;
+}
+
 // Released messages kept per channel for reuse: enough for a pipelined
 // client's whole window of replies (a cap of 64 under a window of 256 made
 // every fourth reply a malloc and a free).
@@ -314,10 +324,7 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   if (rk_status s = channel_gone(k); s != RK_OK) return s;
   if (rk_status s = lock_send_side(k, deadline); s != RK_OK) return s;
   std::lock_guard lock(k->send_mu, std::adopt_lock);
-  const size_t record = shm::envelope_bytes_for_data(len);
-  auto room = k->requests.try_reserve(record);
-  if (room.error() == Errc::queue_full)  // only now is there a reason to read the clock
-    room = k->requests.reserve(record, deadline.get(), &k->client->stop, &k->bell->parked);
+  auto room = reserve_request(k, shm::envelope_bytes_for_data(len), deadline);
   if (!room) return from_wait(room.error(), "ring space");
   shm::EnvelopeFields f;
   f.kernel = k->id;
@@ -442,8 +449,7 @@ rk_status reserve(rk_kernel* k, size_t capacity, bool envelope, rk_message** out
   LazyDeadline deadline(timeout_ms);
   // Held until commit or release: the reservation is ours.
   if (rk_status s = lock_send_side(k, deadline); s != RK_OK) return s;
-  auto room = k->requests.try_reserve(record);
-  if (room.error() == Errc::queue_full) room = k->requests.reserve(record, deadline.get(), &k->client->stop, &k->bell->parked);
+  auto room = reserve_request(k, record, deadline);
   if (!room) {
     k->send_mu.unlock();
     return from_wait(room.error(), "ring space");
