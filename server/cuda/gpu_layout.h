@@ -51,6 +51,9 @@ struct alignas(128) ScoutStats {
   uint64_t fence_ns;        // ... their acquire fence
   uint64_t post_ns;         // ... posting, the sweep and serving inline, to the round's end
   uint64_t inline_spans;    // spans the scout served itself
+  uint64_t command_rounds;  // quiet rounds that also read the command words and the bell
+  uint64_t command_load_ns; // ... their loads' round trip (also in quiet_load_ns)
+  uint64_t lone_records;    // inline spans that took the lone-record path (lone_record.cuh)
 };
 static_assert(sizeof(ScoutStats) == 128);
 

@@ -465,6 +465,34 @@ struct Tally {
   }
 };
 
+// What one span did, for account_span.
+struct SpanCounts {
+  uint64_t processed, errors, latency_sum, latency_max;
+  uint16_t last_error;
+};
+
+// Thread 0, right after a publish: a span's counts and its phase stamps
+// (copy in began, copied, planned, handled, published) into the block's
+// running totals, mirrored to its BlockStats every kMirrorEvery spans.
+__device__ inline void account_span(BlockTelemetry& tel, BlockStats* st, const KernelArgs& a, const DeviceCursor& home,
+                                    const SpanCounts& done, const uint64_t (&t)[5]) {
+  tel.processed += done.processed;
+  tel.errors += done.errors;
+  tel.latency_sum += done.latency_sum;
+  if (done.latency_max > tel.latency_max) tel.latency_max = done.latency_max;
+  if (done.last_error) tel.last_error = done.last_error;
+  ++tel.batches;
+  for (int p = 0; p < 4; ++p) tel.phase_ns[p] += t[p + 1] - t[p];
+  // Where a round trip goes outside the span: the scout's post to this
+  // span's start, and this block's last publish to the next post.
+  const uint64_t posted = a.shared->posted_at[&home - a.cursors];
+  if (posted && t[0] > posted) tel.posted_to_serve += t[0] - posted;
+  if (tel.last_publish && posted > tel.last_publish) tel.publish_to_posted += posted - tel.last_publish;
+  tel.last_publish = t[4];
+  tel.dirty = true;
+  if (tel.batches % kMirrorEvery == 0) mirror_telemetry(tel, st);
+}
+
 // The block's two stages: device memory (big) and shared memory (small).
 struct Stages {
   uint8_t* in;
@@ -667,25 +695,9 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     home.reply_tail = cur.reply_tail;
     home.reply_head = cur.reply_head;
     home.stalled = 0;
-    tel.processed += batch.processed;
-    tel.errors += batch.errors;
-    tel.latency_sum += batch.latency_sum;
-    if (batch.latency_max > tel.latency_max) tel.latency_max = batch.latency_max;
-    if (batch.last_error) tel.last_error = uint16_t(batch.last_error);
-    ++tel.batches;
-    const uint64_t t4 = globaltimer();
-    tel.phase_ns[0] += t1 - t0;
-    tel.phase_ns[1] += t2 - t1;
-    tel.phase_ns[2] += t3 - t2;
-    tel.phase_ns[3] += t4 - t3;
-    // Where a round trip goes outside the span: the scout's post to this
-    // block's start, and this block's last publish to the next post.
-    const uint64_t posted = a.shared->posted_at[&home - a.cursors];
-    if (posted && t0 > posted) tel.posted_to_serve += t0 - posted;
-    if (tel.last_publish && posted > tel.last_publish) tel.publish_to_posted += posted - tel.last_publish;
-    tel.last_publish = t4;
-    tel.dirty = true;
-    if (tel.batches % kMirrorEvery == 0) mirror_telemetry(tel, st);
+    account_span(tel, st, a, home, SpanCounts{batch.processed, batch.errors, batch.latency_sum, batch.latency_max,
+                                              uint16_t(batch.last_error)},
+                 {t0, t1, t2, t3, globaltimer()});
   }
   team.sync();
   return true;

@@ -15,6 +15,7 @@
 #include "kernels/builtin/builtins.h"
 #include "server/cuda/worker/channel_batch.cuh"
 #include "server/cuda/worker/channel_owner.cuh"
+#include "server/cuda/worker/lone_record.cuh"
 #include "server/cuda/worker/persistent_kernel.h"
 #include "server/cuda/worker/scout.cuh"
 
@@ -200,9 +201,14 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(KernelA
     const uint64_t avail = (tail - read) & kPendingTailMask;
     if (avail == 0) return true;
     if (avail > kInlineSpanBytes) return false;
-    if (!serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st))
+    const bool lone = serve_lone_record(a, cur, avail, shared, stages.smem_in, stages.smem_out, handler, tel, st);
+    if (!lone &&
+        !serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st))
       return false;
-    if (lane == 0) ++scout.stats.inline_spans;
+    if (lane == 0) {
+      ++scout.stats.inline_spans;
+      scout.stats.lone_records += lone;
+    }
     return ((tail - load(cur.read)) & kPendingTailMask) == 0;
   };
   auto serve_inline = [&](uint32_t slot, uint64_t tail, uint16_t key16) -> bool {

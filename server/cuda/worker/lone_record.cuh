@@ -1,0 +1,92 @@
+// The latency path: a span that is exactly one small record (a client
+// calling and waiting), served by the scout's warp straight from registers.
+// serve_channel would stage the cursor in shared memory, walk a plan with
+// one thread and copy the whole reply room (request size + 256 B) back
+// across PCIe; here the cursor's few words come in together, the record
+// comes in with one load per lane (one PCIe round trip), the plan is a few
+// comparisons every lane makes, and only the reply and its filler's header
+// go out. Anything else (several records, padding, a wrap, too little
+// reply room, a broken index) is left untouched for serve_channel.
+#pragma once
+#include <cstdint>
+
+#include "kernels/sdk/dispatch.h"
+#include "server/cuda/gpu_layout.h"
+#include "server/cuda/worker/channel_batch.cuh"
+#include "server/cuda/worker/device_atomics.cuh"
+#include "server/cuda/worker/kernel_args.h"
+#include "shm/ring_layout.h"
+
+namespace rk::server::gpu {
+
+// One 8-byte word per lane: the record must come in with one load each.
+inline constexpr uint64_t kLoneRecordBytes = 32 * 8;
+
+// The scout's 32 lanes, all with the same arguments. `shared_slot`: the
+// cursor may have moved on another SM (a multi-block kernel), so its words
+// come from L2. Returns (in every lane) whether the record was served and
+// published; false leaves the channel as it was.
+template <class Handler>
+__device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, uint64_t avail, bool shared_slot,
+                                  uint8_t* smem_in, uint8_t* smem_out, Handler& handler, BlockTelemetry& tel,
+                                  BlockStats* st) {
+  if (a.staged || avail > kLoneRecordBytes || avail < shm::kRecordHeaderBytes || avail % 8 != 0) return false;
+  const uint32_t lane = threadIdx.x % 32;
+  auto get = [shared_slot](const auto& v) { return shared_slot ? load_relaxed_gpu(&v) : v; };
+  const uint64_t t0 = globaltimer();
+  // Every word is loaded before any is used: one L2 round trip, not eight.
+  const uint64_t read = get(home.read), reply_tail = get(home.reply_tail), reply_head = get(home.reply_head);
+  const uint64_t request_data = get(home.ch.request_data), reply_ring = get(home.ch.reply_ring);
+  const uint64_t request_ring = get(home.ch.request_ring), cap = get(home.ch.capacity);
+  const uint64_t max_record = get(home.ch.max_record);
+  const uint64_t mask = cap - 1, at = read & mask;
+  // Unaligned indices and wraps are serve_channel's to judge.
+  if (read % 8 != 0 || reply_tail % 8 != 0 || at + avail > cap) return false;
+
+  const uint64_t word = 8 * lane < avail ? load<uint64_t>(reinterpret_cast<const uint8_t*>(request_data) + at + 8 * lane) : 0;
+  store<uint64_t>(smem_in + 8 * lane, word);
+  const uint32_t len = __shfl_sync(0xffffffffu, uint32_t(word), 0);
+  const uint32_t flags = __shfl_sync(0xffffffffu, uint32_t(word >> 32), 0);
+  const uint64_t t1 = globaltimer();
+  if ((flags & (shm::kRecordPadding | shm::kRecordFiller | shm::kRecordReservedMask)) != 0 || len > max_record ||
+      shm::record_bytes(len) != avail)
+    return false;
+  const uint32_t rcap = uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
+  const uint64_t need = shm::record_bytes(rcap), rep_at = reply_tail & mask;
+  if (rep_at + need > cap || reply_tail + need - reply_head > cap) return false;
+  __syncwarp();  // the record is in shared memory for every lane
+
+  const uint64_t t2 = globaltimer();
+  Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
+  const Handled h = handle_message(handler, ctx, smem_in + shm::kRecordHeaderBytes, len,
+                                   smem_out + shm::kRecordHeaderBytes, rcap);
+  __syncwarp();
+  if (lane == 0) seal_reply(smem_out, rcap, h.reply_bytes);
+  __syncwarp();
+  const uint64_t t3 = globaltimer();
+
+  // The reply and, when it left room over, its filler's header: the client
+  // skips the filler's body unread.
+  const uint64_t used = shm::record_bytes(h.reply_bytes);
+  const uint32_t out_bytes = uint32_t(used < need ? used + shm::kRecordHeaderBytes : used);
+  auto* rep = reinterpret_cast<shm::RingHeader*>(reply_ring);
+  uint8_t* to = ring_buffer(rep) + rep_at;
+  for (uint32_t i = 8 * lane; i < out_bytes; i += 8 * 32) store<uint64_t>(to + i, load<uint64_t>(smem_out + i));
+  // Every lane's stores before lane 0's fence (fences are cumulative over
+  // the warp barrier), and the fence before the new indices.
+  __syncwarp();
+  if (lane == 0) {
+    release_fence_system();
+    store_relaxed(&rep->tail, reply_tail + need);
+    store_relaxed(&reinterpret_cast<shm::RingHeader*>(request_ring)->head, read + avail);
+    home.read = read + avail;
+    home.reply_tail = reply_tail + need;
+    home.stalled = 0;
+    account_span(tel, st, a, home, SpanCounts{1, h.status != 0, t3 - t2, t3 - t2, h.status},
+                 {t0, t1, t2, t3, globaltimer()});
+  }
+  __syncwarp();
+  return true;
+}
+
+}  // namespace rk::server::gpu
