@@ -36,6 +36,10 @@ enum Probe : int {
   kEchoAfterFence,
   kCounterAfterFence,
   kFenceOnly,
+  kEmptyHandler,
+  kEchoDataOnly,
+  kAsDataOnly,
+  kInitDataOnly,
   kProbeCount
 };
 const char* kNames[kProbeCount] = {
@@ -47,6 +51,10 @@ const char* kNames[kProbeCount] = {
     "acquire fence (system) + handle_message(echo)",
     "acquire fence (system) + handle_message(counter)",
     "acquire fence (system) alone",
+    "handle_message, a handler that does nothing",
+    "handle_message, echo's Data branch alone",
+    "handle_message, payload().as_data() alone",
+    "handle_message, init_data(64) + copy alone",
 };
 
 template <class Body>
@@ -112,6 +120,30 @@ __global__ void probe(double* out, uint64_t* state) {
   time_it(out, kEchoAfterFence, after_fence(rk::builtin::Builtin::echo));
   time_it(out, kCounterAfterFence, after_fence(rk::builtin::Builtin::counter));
   time_it(out, kFenceOnly, [] { cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_system); });
+  // handle_message split into its parts: what any handler pays (parse, the
+  // reply's envelope, finish) and what echo's Data branch adds. On an H100
+  // the whole echo costs about 0.4 µs more than its Data branch alone: the
+  // branch test and, mostly, the struct-copying branch compiled beside it.
+  auto handled = [&](auto handler) {
+    return [&, handler] { sink += rk::handle_message(handler, ctx, request, request_bytes, reply, kRecord).reply_bytes; };
+  };
+  time_it(out, kEmptyHandler, handled([](rk::Context&, rk::MessageView, rk::Reply&) {}));
+  time_it(out, kEchoDataOnly, handled([](rk::Context& c, rk::MessageView in, rk::Reply& o) {
+            const rk::proto::DataView data = in.payload().as_data();
+            if (!data.ok()) return o.fail(rk::status::malformed);
+            uint8_t* to = o.init_data(data.size());
+            if (to == nullptr) return o.fail(rk::status::too_large);
+            c.sync();
+            c.copy(to, data.data(), data.size());
+          }));
+  time_it(out, kAsDataOnly, handled([](rk::Context&, rk::MessageView in, rk::Reply& o) {
+            if (!in.payload().as_data().ok()) o.fail(rk::status::malformed);
+          }));
+  time_it(out, kInitDataOnly, handled([](rk::Context& c, rk::MessageView in, rk::Reply& o) {
+            uint8_t* to = o.init_data(64);
+            c.sync();
+            c.copy(to, in.record(), 64);
+          }));
   if (threadIdx.x == 0) g_sink = sink;
 }
 
