@@ -22,23 +22,45 @@ namespace rk::server::gpu {
 // One 8-byte word per lane: the record must come in with one load each.
 inline constexpr uint64_t kLoneRecordBytes = 32 * 8;
 
-// The scout's 32 lanes, all with the same arguments. `shared_slot`: the
-// cursor may have moved on another SM (a multi-block kernel), so its words
-// come from L2. Returns (in every lane) whether the record was served and
-// published; false leaves the channel as it was.
+// The cursor words the inline path reads, all loaded in one round trip
+// (the scout's acquire of the tails has just emptied L1, so each batch of
+// loads is an L2 round trip). `shared_slot`: the cursor may move on other
+// SMs (a multi-block kernel): the key is acquired first, since its owner
+// publishes a refreshed cursor with a release of the key.
+struct CursorWords {
+  uint64_t key, read, stalled, reply_tail, reply_head;
+  uint64_t request_ring, request_data, reply_ring, capacity, max_record;
+};
+__device__ inline CursorWords load_cursor_words(const DeviceCursor& c, bool shared_slot) {
+  auto get = [shared_slot](const auto& v) { return shared_slot ? load_relaxed_gpu(&v) : v; };
+  CursorWords w;
+  w.key = shared_slot ? load_acquire_gpu(&c.key) : c.key;
+  w.read = get(c.read);
+  w.stalled = get(c.stalled);
+  w.reply_tail = get(c.reply_tail);
+  w.reply_head = get(c.reply_head);
+  w.request_ring = get(c.ch.request_ring);
+  w.request_data = get(c.ch.request_data);
+  w.reply_ring = get(c.ch.reply_ring);
+  w.capacity = get(c.ch.capacity);
+  w.max_record = get(c.ch.max_record);
+  return w;
+}
+
+// The scout's 32 lanes, all with the same arguments: `w` as loaded from
+// `home`, `avail` bytes published past w.read. Returns (in every lane)
+// whether the record was served and published; false leaves the channel
+// as it was.
 template <class Handler>
-__device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, uint64_t avail, bool shared_slot,
+__device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const CursorWords& w, uint64_t avail,
                                   uint8_t* smem_in, uint8_t* smem_out, Handler& handler, BlockTelemetry& tel,
                                   BlockStats* st) {
   if (a.staged || avail > kLoneRecordBytes || avail < shm::kRecordHeaderBytes || avail % 8 != 0) return false;
   const uint32_t lane = threadIdx.x % 32;
-  auto get = [shared_slot](const auto& v) { return shared_slot ? load_relaxed_gpu(&v) : v; };
   const uint64_t t0 = globaltimer();
-  // Every word is loaded before any is used: one L2 round trip, not eight.
-  const uint64_t read = get(home.read), reply_tail = get(home.reply_tail), reply_head = get(home.reply_head);
-  const uint64_t request_data = get(home.ch.request_data), reply_ring = get(home.ch.reply_ring);
-  const uint64_t request_ring = get(home.ch.request_ring), cap = get(home.ch.capacity);
-  const uint64_t max_record = get(home.ch.max_record);
+  const uint64_t read = w.read, reply_tail = w.reply_tail, reply_head = w.reply_head;
+  const uint64_t request_data = w.request_data, reply_ring = w.reply_ring, request_ring = w.request_ring;
+  const uint64_t cap = w.capacity, max_record = w.max_record;
   const uint64_t mask = cap - 1, at = read & mask;
   // Unaligned indices and wraps are serve_channel's to judge.
   if (read % 8 != 0 || reply_tail % 8 != 0 || at + avail > cap) return false;

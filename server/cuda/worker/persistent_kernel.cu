@@ -195,19 +195,14 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
   // `shared`: another block's channel, whose cursor moves on other SMs too
   // (read from L2).
   auto serve_claimed_inline = [&](DeviceCursor& cur, uint64_t tail, uint16_t key16, bool shared) -> bool {
-    auto load = [shared](const uint64_t& v) { return shared ? load_relaxed_gpu(&v) : v; };
     // A cursor not yet refreshed for this channel, or a stalled channel:
-    // the owner's loop deals with it. Another block's key is acquired: its
-    // owner publishes a refreshed cursor with a release of the key.
-    // All three words in one round trip (a one-block kernel's are plain
-    // loads, which the compiler would otherwise issue one after the other).
-    const uint64_t key = shared ? load_acquire_gpu(&cur.key) : cur.key, read = load(cur.read),
-                   stalled = load(cur.stalled);
-    if (uint16_t(key) != key16 || stalled == read + 1) return false;
-    const uint64_t avail = (tail - read) & kPendingTailMask;
+    // the owner's loop deals with it.
+    const CursorWords w = load_cursor_words(cur, shared);
+    if (uint16_t(w.key) != key16 || w.stalled == w.read + 1) return false;
+    const uint64_t avail = (tail - w.read) & kPendingTailMask;
     if (avail == 0) return true;
     if (avail > kInlineSpanBytes) return false;
-    const bool lone = serve_lone_record(a, cur, avail, shared, stages.smem_in, stages.smem_out, handler, tel, st);
+    const bool lone = serve_lone_record(a, cur, w, avail, stages.smem_in, stages.smem_out, handler, tel, st);
     if (!lone &&
         !serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st))
       return false;
@@ -215,7 +210,8 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       ++scout.stats.inline_spans;
       scout.stats.lone_records += lone;
     }
-    return ((tail - load(cur.read)) & kPendingTailMask) == 0;
+    // The lone path serves exactly up to `tail`.
+    return lone || ((tail - (shared ? load_relaxed_gpu(&cur.read) : cur.read)) & kPendingTailMask) == 0;
   };
   auto serve_inline = [&](uint32_t slot, uint64_t tail, uint16_t key16) -> bool {
     if constexpr (kBlockPerMessage) {
