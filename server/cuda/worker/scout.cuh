@@ -87,20 +87,25 @@ __device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_un
 __device__ inline uint32_t lane_id() { return threadIdx.x % 32; }
 
 // Issues the loads of the tails of the slots `pick` selects, all in flight
-// at once. With `acquire_first`, each lane's first load (slots 0..31) is an
-// acquire load, which costs far less than a fence after it, so a move seen
-// there needs no fence to read that channel's records (later loads are
+// at once. With `acquire_first`, each lane's first load is an acquire load,
+// which costs far less than a fence after it, so a move seen there needs
+// no fence to read that channel's records (a lane's later loads are
 // relaxed: acquires would queue behind one another); otherwise the caller
-// fences once after them.
+// fences once after them. `acquired` is the slot whose tail this lane
+// acquired (kMaxChannels: none). Its first load, not its first slot: a
+// lone caller on slot 64 behind 64 idle channels is acquired all the same.
 template <class Pick>
 __device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[kLoadsPerLane],
-                           bool (&want)[kLoadsPerLane], bool acquire_first, Pick pick) {
+                           bool (&want)[kLoadsPerLane], bool acquire_first, uint32_t& acquired, Pick pick) {
+  acquired = kMaxChannels;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
     want[j] = k < s.count && s.request_ring[k] != 0 && pick(k);
     const uint64_t* at = &reinterpret_cast<const shm::RingHeader*>(s.request_ring[k])->tail;
-    tail[j] = !want[j] ? 0 : j == 0 && acquire_first ? load_acquire(at) : load_relaxed(at);
+    const bool acquire = want[j] && acquire_first && acquired == kMaxChannels;
+    if (acquire) acquired = k;
+    tail[j] = !want[j] ? 0 : acquire ? load_acquire(at) : load_relaxed(at);
   }
 }
 
@@ -211,12 +216,13 @@ __device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint
 
 // One round of the scout. Called by the 32 lanes of block 0's warp 0. A
 // quiet round (nothing moved, nothing asked) is the loads alone. A move is
-// read with acquire order: the first 32 hot slots by acquire loads, others
-// by relaxed loads and then one acquire fence (acq_rel, so it also makes
-// the posts to other blocks releases). A round whose moves are all in the
-// first 32 slots and owned by block 0 (a one-block kernel) thus needs no
-// fence at all: the scout serves them itself, and the warp barrier before
-// it orders every lane's reads after the acquiring lane's. A staged
+// read with acquire order: each lane's first hot slot by an acquire load,
+// others by relaxed loads and then one acquire fence (acq_rel, so it also
+// makes the posts to other blocks releases). A round whose moves are all
+// on acquired slots owned by block 0 (a one-block kernel with up to 32 hot
+// channels) thus needs no fence at all: the scout serves them itself, and
+// the warp barrier before it orders every lane's reads after the acquiring
+// lane's. A staged
 // kernel's scout reads the command words alone: its bridge posts the tails.
 template <class ServeInline>
 __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
@@ -244,14 +250,20 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
                                      : reinterpret_cast<const uint64_t*>(&a.bell->bell.seq);
     command_word = load_relaxed(at);
   }
-  load_tails(s, lane, tail, want, true, [&](uint32_t k) { return !a.staged && is_hot(s, k); });
-  bool seen_move = false, far = false;
+  uint32_t acquired;
+  load_tails(s, lane, tail, want, true, acquired, [&](uint32_t k) { return !a.staged && is_hot(s, k); });
+  bool seen_move = false, far = false, mine = false;
+  uint64_t mine_tail = 0;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
     seen_move = true;
-    far |= j != 0 || owner_block(k) != 0;  // needs the fence: see above
+    far |= k != acquired || owner_block(k) != 0;  // needs the fence: see above
+    if (k == acquired) {
+      mine = true;
+      mine_tail = tail[j];
+    }
   }
   const uint64_t control_line = __shfl_sync(0xffffffffu, command_word, 0);
   const uint64_t table_epoch = __shfl_sync(0xffffffffu, command_word, 1);
@@ -288,8 +300,8 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
 
   if (far) acquire_fence_system();
   const uint64_t fenced = lane == 0 ? globaltimer() : 0;
-  // The latency case: every move is on one of block 0's first 32 slots
-  // (a one-block kernel's callers) and nothing else is due. The scout
+  // The latency case: every move is on an acquired slot of block 0 (a
+  // one-block kernel's callers) and nothing else is due. The scout
   // serves them before it posts their tails: the bookkeeping of posting
   // (every lane looks at 8 slots) then runs while the caller reads its
   // reply. The tails are still posted before the round ends: block 0's
@@ -298,15 +310,15 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // took 0.6-0.8 µs longer, at grid 17 too, where it never ran: instruction
   // cache.)
   const bool serve_first = !far && active && epoch == s.table_epoch && !terminate && !sweep_due && !bell_rang;
-  const bool mine = serve_first && want[0] && tail[0] != s.seen_tail[lane];
+  mine = mine && serve_first;
   bool moved = serve_first;
   bool sweep = false;
   if (serve_first) {
     if (mine) {
-      own_moved = 1u;
-      s.seen_tail[lane] = tail[0];
-      s.hot_until[lane] = s.now + kHotNs;
-      a.shared->posted_at[lane] = s.now;
+      own_moved = 1u << (acquired / 32);
+      s.seen_tail[acquired] = mine_tail;
+      s.hot_until[acquired] = s.now + kHotNs;
+      a.shared->posted_at[acquired] = s.now;
     }
     __syncwarp();
   } else {
@@ -322,7 +334,8 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     }
     sweep = !a.staged && (r.table_changed || terminate || sweep_due || (bell_rang && (!moved || s.round % 8 == 0)));
     if (active && sweep) {
-      load_tails(s, lane, tail, want, false, [&](uint32_t k) { return !is_hot(s, k); });
+      uint32_t none;
+      load_tails(s, lane, tail, want, false, none, [&](uint32_t k) { return !is_hot(s, k); });
       acquire_fence_system();
       moved |= post_tails(s, a.shared, a.pending, lane, tail, want, own_moved, other_moved);
     }
@@ -331,7 +344,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // After a table change block 0's cursors are refreshed first.
   if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
                                                 : serve_moved_inline(s, own_moved, other_moved, serve_inline);
-  if (mine) store_relaxed_gpu(&a.pending[lane], pending_word(s.key16[lane], tail[0]));
+  if (mine) store_relaxed_gpu(&a.pending[acquired], pending_word(s.key16[acquired], mine_tail));
 
   if (terminate) {
     // Leave once everything seen is consumed, twice in a row (an owner may
