@@ -19,8 +19,11 @@
 
 namespace rk::server::gpu {
 
-// One 8-byte word per lane: the record must come in with one load each.
-inline constexpr uint64_t kLoneRecordBytes = 32 * 8;
+// Up to 8 words of 8 bytes per lane, all loads in flight at once: a record
+// up to 2 KiB (a 1 KiB payload with its envelope) comes in with one PCIe
+// round trip.
+inline constexpr uint32_t kLoneWordsPerLane = 8;
+inline constexpr uint64_t kLoneRecordBytes = 32 * 8 * kLoneWordsPerLane;
 
 // The cursor words the inline path reads, all loaded in one round trip
 // (the scout's acquire of the tails has just emptied L1, so each batch of
@@ -65,10 +68,20 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
   // Unaligned indices and wraps are serve_channel's to judge.
   if (read % 8 != 0 || reply_tail % 8 != 0 || at + avail > cap) return false;
 
-  const uint64_t word = 8 * lane < avail ? load<uint64_t>(reinterpret_cast<const uint8_t*>(request_data) + at + 8 * lane) : 0;
-  store<uint64_t>(smem_in + 8 * lane, word);
-  const uint32_t len = __shfl_sync(0xffffffffu, uint32_t(word), 0);
-  const uint32_t flags = __shfl_sync(0xffffffffu, uint32_t(word >> 32), 0);
+  const uint8_t* from = reinterpret_cast<const uint8_t*>(request_data) + at;
+  uint64_t word[kLoneWordsPerLane];
+#pragma unroll
+  for (uint32_t j = 0; j < kLoneWordsPerLane; ++j) {
+    const uint32_t byte = 8 * (lane + 32 * j);
+    word[j] = byte < avail ? load<uint64_t>(from + byte) : 0;
+  }
+#pragma unroll
+  for (uint32_t j = 0; j < kLoneWordsPerLane; ++j) {
+    const uint32_t byte = 8 * (lane + 32 * j);
+    if (byte < avail) store<uint64_t>(smem_in + byte, word[j]);
+  }
+  const uint32_t len = __shfl_sync(0xffffffffu, uint32_t(word[0]), 0);
+  const uint32_t flags = __shfl_sync(0xffffffffu, uint32_t(word[0] >> 32), 0);
   const uint64_t t1 = globaltimer();
   if ((flags & (shm::kRecordPadding | shm::kRecordFiller | shm::kRecordReservedMask)) != 0 || len > max_record ||
       shm::record_bytes(len) != avail)
@@ -79,9 +92,16 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
   __syncwarp();  // the record is in shared memory for every lane
 
   const uint64_t t2 = globaltimer();
+  // As in serve_channel's warp per message: a big reply's room is zeroed by
+  // the lanes together first, else every lane would zero what it allocates.
+  const bool zeroed = rcap > kZeroFirstBytes;
+  if (zeroed) {
+    zero_reply(smem_out, rcap, lane, 32);
+    __syncwarp();
+  }
   Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
   const Handled h = handle_message(handler, ctx, smem_in + shm::kRecordHeaderBytes, len,
-                                   smem_out + shm::kRecordHeaderBytes, rcap);
+                                   smem_out + shm::kRecordHeaderBytes, rcap, zeroed);
   __syncwarp();
   if (lane == 0) seal_reply(smem_out, rcap, h.reply_bytes);
   __syncwarp();

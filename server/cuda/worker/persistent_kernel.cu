@@ -201,10 +201,12 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     if (uint16_t(w.key) != key16 || w.stalled == w.read + 1) return false;
     const uint64_t avail = (tail - w.read) & kPendingTailMask;
     if (avail == 0) return true;
-    if (avail > kInlineSpanBytes) return false;
+    // A lone record up to kLoneRecordBytes, else a span up to
+    // kInlineSpanBytes through serve_channel.
     const bool lone = serve_lone_record(a, cur, w, avail, stages.smem_in, stages.smem_out, handler, tel, st);
-    if (!lone &&
-        !serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch, stages, handler, reduce_scratch, tel, st))
+    if (!lone && (avail > kInlineSpanBytes || !serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch,
+                                                                                  stages, handler, reduce_scratch,
+                                                                                  tel, st)))
       return false;
     if (lane == 0) {
       ++scout.stats.inline_spans;
