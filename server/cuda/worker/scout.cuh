@@ -220,9 +220,9 @@ __device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint
 // others by relaxed loads and then one acquire fence (acq_rel, so it also
 // makes the posts to other blocks releases). A round whose moves are all
 // on acquired slots owned by block 0 (a one-block kernel with up to 32 hot
-// channels) thus needs no fence at all: the scout serves them itself, and
-// the warp barrier before it orders every lane's reads after the acquiring
-// lane's. A staged
+// channels), or that is one lone caller's move, thus needs no fence at all:
+// the scout serves them itself, and the warp barrier before it orders
+// every lane's reads after the acquiring lane's. A staged
 // kernel's scout reads the command words alone: its bridge posts the tails.
 template <class ServeInline>
 __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
@@ -252,14 +252,14 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   }
   uint32_t acquired;
   load_tails(s, lane, tail, want, true, acquired, [&](uint32_t k) { return !a.staged && is_hot(s, k); });
-  bool seen_move = false, far = false, mine = false;
+  bool seen_move = false, unacquired = false, mine = false;
   uint64_t mine_tail = 0;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
     seen_move = true;
-    far |= k != acquired || owner_block(k) != 0;  // needs the fence: see above
+    unacquired |= k != acquired;  // needs the fence: see above
     if (k == acquired) {
       mine = true;
       mine_tail = tail[j];
@@ -277,7 +277,10 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     if (!a.staged) s.bell = uint32_t(bell_word);  // seq is the word's low half
   }
   seen_move = __any_sync(0xffffffffu, seen_move);
-  far = __any_sync(0xffffffffu, far);
+  unacquired = __any_sync(0xffffffffu, unacquired);
+  const bool mine_elsewhere = mine && owner_block(acquired) != 0;
+  const uint32_t movers = __ballot_sync(0xffffffffu, mine);
+  const bool elsewhere = __any_sync(0xffffffffu, mine_elsewhere);
   const uint64_t loaded = lane == 0 ? globaltimer() : 0;  // the tails are in
   __syncwarp();  // lane 0's command words are in ScoutState for every lane
   const uint32_t active = s.active, terminate = s.terminate, bell = s.bell;
@@ -298,24 +301,29 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     return r;  // quiet
   }
 
-  if (far) acquire_fence_system();
+  // The latency case: every move is on an acquired slot, and nothing else
+  // is due: a one-block kernel's callers, or one lone caller of another
+  // block's channel. The scout serves them before it posts their tails,
+  // with no system fence (its own acquire loads order its reads): the
+  // fence and the bookkeeping of posting (every lane looks at 8 slots) then
+  // run while the caller reads its reply. The tails are still posted before
+  // the round ends, another block's with a release at device scope (the
+  // client's writes the scout acquired are thereby visible to the owner
+  // that acquires the post). Several moves on other blocks' channels take
+  // the other path, so their owners start at once. (One call site of
+  // serve_moved_inline for both paths: with a second copy of the serving
+  // code a lone message took 0.6-0.8 µs longer, at grid 17 too, where it
+  // never ran: instruction cache.)
+  const bool serve_first = !unacquired && (!elsewhere || __popc(movers) == 1) && active &&
+                           epoch == s.table_epoch && !terminate && !sweep_due && !bell_rang;
+  if (!serve_first && (unacquired || elsewhere)) acquire_fence_system();
   const uint64_t fenced = lane == 0 ? globaltimer() : 0;
-  // The latency case: every move is on an acquired slot of block 0 (a
-  // one-block kernel's callers) and nothing else is due. The scout
-  // serves them before it posts their tails: the bookkeeping of posting
-  // (every lane looks at 8 slots) then runs while the caller reads its
-  // reply. The tails are still posted before the round ends: block 0's
-  // loop counts its work from them. (One call site of serve_moved_inline
-  // for both cases: with a second copy of the serving code a lone message
-  // took 0.6-0.8 µs longer, at grid 17 too, where it never ran: instruction
-  // cache.)
-  const bool serve_first = !far && active && epoch == s.table_epoch && !terminate && !sweep_due && !bell_rang;
   mine = mine && serve_first;
   bool moved = serve_first;
   bool sweep = false;
   if (serve_first) {
     if (mine) {
-      own_moved = 1u << (acquired / 32);
+      (mine_elsewhere ? other_moved : own_moved) = 1u << (acquired / 32);
       s.seen_tail[acquired] = mine_tail;
       s.hot_until[acquired] = s.now + kHotNs;
       a.shared->posted_at[acquired] = s.now;
@@ -344,7 +352,11 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // After a table change block 0's cursors are refreshed first.
   if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
                                                 : serve_moved_inline(s, own_moved, other_moved, serve_inline);
-  if (mine) store_relaxed_gpu(&a.pending[acquired], pending_word(s.key16[acquired], mine_tail));
+  if (mine) {
+    const uint64_t word = pending_word(s.key16[acquired], mine_tail);
+    if (mine_elsewhere) store_release_gpu(&a.pending[acquired], word);
+    else store_relaxed_gpu(&a.pending[acquired], word);
+  }
 
   if (terminate) {
     // Leave once everything seen is consumed, twice in a row (an owner may
