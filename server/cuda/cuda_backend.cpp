@@ -172,6 +172,7 @@ std::shared_ptr<WorkerLink> WorkerLink::start(const std::string& exe, int device
 
 WorkerLink::~WorkerLink() {
   watchdog_.reset();  // it may call kill_worker()
+  closing_.store(true, std::memory_order_release);
   if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);  // the worker stops its kernels and exits
   if (reader_.joinable()) reader_.join();
   if (fd_ >= 0) close(fd_);
@@ -215,7 +216,11 @@ void WorkerLink::read_loop() {
     dead_.store(true, std::memory_order_release);
     cv_.notify_all();
   }
-  spdlog::warn("{} (pid {}); its kernels are FAULTED", why, pid_);
+  // Closing the link asks the worker to stop: a clean exit then is no fault.
+  const bool asked = closing_.load(std::memory_order_acquire) && reaped == pid_ && WIFEXITED(status) &&
+                     WEXITSTATUS(status) == 0;
+  if (asked) spdlog::info("the GPU worker stopped (pid {})", pid_);
+  else spdlog::warn("{} (pid {}); its kernels are FAULTED", why, pid_);
   wake_();
 }
 

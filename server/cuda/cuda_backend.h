@@ -56,6 +56,7 @@ class WorkerLink {
   std::condition_variable cv_;
   std::optional<WorkerMessage> reply_;
   std::atomic<bool> dead_{false};
+  std::atomic<bool> closing_{false};  // the daemon closed the link: the worker's exit is expected
   std::string death_;
   std::string kill_reason_;  // guarded by mu_
   std::unique_ptr<HeartbeatWatchdog> watchdog_;
