@@ -544,6 +544,46 @@ bool serves(rk_kernel* k, int calls) {
   return true;
 }
 
+// Callers whose channels sit behind 40 idle ones (slots 40 and 41: the
+// scout's lanes acquire their first hot slot, here one past the first 32)
+// are served one at a time and side by side, by a one-block kernel (the
+// scout serves them before posting) and by one of three blocks (there
+// their channels belong to other blocks); then an idle channel wakes
+// (its first message rings the bell) and is served too.
+TEST_P(GpuService, CallersBehindManyIdleChannelsAreServed) {
+  for (uint32_t grid : {1u, 3u}) {
+    SCOPED_TRACE("grid " + std::to_string(grid));
+    const std::string name = "gpu-behind-idle-" + std::to_string(grid);
+    KernelPtr k = launch_cuda("echo", grid, 0, name.c_str());
+    ASSERT_TRUE(k);
+    RK_ASSERT_OK(rk_activate(k.get()));
+    std::vector<ClientPtr> sessions;
+    std::vector<KernelPtr> channels;
+    for (int i = 0; i < 42; ++i) {
+      sessions.push_back(connect_to(*daemon_));
+      ASSERT_TRUE(sessions.back());
+      rk_kernel* attached = nullptr;
+      RK_ASSERT_OK(rk_attach(sessions.back().get(), name.c_str(), &attached));
+      channels.emplace_back(attached);
+    }
+    EXPECT_TRUE(serves(channels[40].get(), 500));
+    std::atomic<bool> ok_a{false}, ok_b{false};
+    std::thread a([&] { ok_a = serves(channels[40].get(), 2000); });
+    std::thread b([&] { ok_b = serves(channels[41].get(), 2000); });
+    a.join();
+    b.join();
+    EXPECT_TRUE(ok_a.load());
+    EXPECT_TRUE(ok_b.load());
+    EXPECT_TRUE(serves(channels[3].get(), 10));
+    // The counters reach the control page at the kernel's next quiet moment.
+    EXPECT_TRUE(eventually([&] { return metrics(k.get()).processed == 4510u; }, 5s))
+        << metrics(k.get()).processed;
+    channels.clear();
+    sessions.clear();
+    RK_EXPECT_OK(rk_terminate(k.get(), -1));
+  }
+}
+
 // A hostile client attached to a shared GPU kernel publishes a request tail
 // no producer could publish, `garbage(head, capacity)`, and rings the bell.
 // The owning block finds the span impossible (mapped: the tail the scout
