@@ -506,12 +506,14 @@ struct Stages {
 // Every thread of the team calls it; the result is the same in all of
 // them: true when requests were consumed. A WarpTeam serves only
 // warp-per-message kernels, and only spans that fit the shared stage.
+// `staged`: bytes of the span already in the shared stage (the lone-record
+// path loaded them and found more than one record), not read again.
 // kBlockPerMessage: the kernel gives the whole block to each message.
 // kMultiBlock: other blocks and the scout may serve channels (claim_channel).
 template <bool kBlockPerMessage, bool kMultiBlock, class Team, class Handler>
 __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCursor& home, uint64_t avail, Batch& batch,
                               const Stages& stages, Handler& handler, double* reduce_scratch,
-                              BlockTelemetry& tel, BlockStats* st) {
+                              BlockTelemetry& tel, BlockStats* st, uint64_t staged = 0) {
   const uint32_t tid = team.rank();
   // The cursor comes into shared memory once, all its words in one go: the
   // walk below reads its fields again and again, and after the scout's
@@ -559,7 +561,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
     return false;  // a broken channel is left alone until its session is closed
   }
   const uint64_t t0 = tid == 0 ? globaltimer() : 0;
-  copy_requests_in(team, a, stages.smem_in, from, batch.span);
+  if (batch.span > staged) copy_requests_in(team, a, stages.smem_in, from, batch.span);
   team.sync();
   const uint64_t t1 = tid == 0 ? globaltimer() : 0;
   if (tid == 0) {

@@ -3,9 +3,9 @@
 // serve_channel would stage the cursor in shared memory, walk a plan with
 // one thread and copy the whole reply room (request size + 256 B) back
 // across PCIe; here the cursor's few words come in together, the record
-// comes in with one load per lane (one PCIe round trip), the plan is a few
-// comparisons every lane makes, and only the reply and its filler's header
-// go out. Anything else (several records, padding, a wrap, too little
+// comes in with up to 8 loads per lane (one PCIe round trip), the plan is
+// a few comparisons every lane makes, and only the reply and its filler's
+// header go out. Anything else (several records, padding, a wrap, too little
 // reply room, a broken index) is left untouched for serve_channel.
 #pragma once
 #include <cstdint>
@@ -27,26 +27,33 @@ inline constexpr uint64_t kLoneRecordBytes = 32 * 8 * kLoneWordsPerLane;
 
 // The cursor words the inline path reads, all loaded in one round trip
 // (the scout's acquire of the tails has just emptied L1, so each batch of
-// loads is an L2 round trip). `shared_slot`: the cursor may move on other
-// SMs (a multi-block kernel): the key is acquired first, since its owner
-// publishes a refreshed cursor with a release of the key.
+// loads is an L2 round trip). Strong loads: plain ones the compiler sinks
+// past the first test that needs them, which made it two round trips.
+// `shared_slot`: the cursor may move on other SMs (a multi-block kernel):
+// the key is acquired first, since its owner publishes a refreshed cursor
+// with a release of the key, and every lane takes lane 0's words, so that
+// the tests made on them agree across the warp.
 struct CursorWords {
   uint64_t key, read, stalled, reply_tail, reply_head;
   uint64_t request_ring, request_data, reply_ring, capacity, max_record;
 };
 __device__ inline CursorWords load_cursor_words(const DeviceCursor& c, bool shared_slot) {
-  auto get = [shared_slot](const auto& v) { return shared_slot ? load_relaxed_gpu(&v) : v; };
   CursorWords w;
-  w.key = shared_slot ? load_acquire_gpu(&c.key) : c.key;
-  w.read = get(c.read);
-  w.stalled = get(c.stalled);
-  w.reply_tail = get(c.reply_tail);
-  w.reply_head = get(c.reply_head);
-  w.request_ring = get(c.ch.request_ring);
-  w.request_data = get(c.ch.request_data);
-  w.reply_ring = get(c.ch.reply_ring);
-  w.capacity = get(c.ch.capacity);
-  w.max_record = get(c.ch.max_record);
+  w.key = shared_slot ? load_acquire_gpu(&c.key) : load_relaxed_gpu(&c.key);
+  w.read = load_relaxed_gpu(&c.read);
+  w.stalled = load_relaxed_gpu(&c.stalled);
+  w.reply_tail = load_relaxed_gpu(&c.reply_tail);
+  w.reply_head = load_relaxed_gpu(&c.reply_head);
+  w.request_ring = load_relaxed_gpu(&c.ch.request_ring);
+  w.request_data = load_relaxed_gpu(&c.ch.request_data);
+  w.reply_ring = load_relaxed_gpu(&c.ch.reply_ring);
+  w.capacity = load_relaxed_gpu(&c.ch.capacity);
+  w.max_record = load_relaxed_gpu(&c.ch.max_record);
+  if (shared_slot) {
+    uint64_t* words = reinterpret_cast<uint64_t*>(&w);
+#pragma unroll
+    for (uint32_t i = 0; i < sizeof(CursorWords) / 8; ++i) words[i] = __shfl_sync(0xffffffffu, words[i], 0);
+  }
   return w;
 }
 
@@ -54,10 +61,12 @@ __device__ inline CursorWords load_cursor_words(const DeviceCursor& c, bool shar
 // `home`, `avail` bytes published past w.read. Returns (in every lane)
 // whether the record was served and published; false leaves the channel
 // as it was.
+// `staged`: set to the bytes left in smem_in when the span was read but is
+// not one record (serve_channel then need not read it again).
 template <class Handler>
 __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const CursorWords& w, uint64_t avail,
                                   uint8_t* smem_in, uint8_t* smem_out, Handler& handler, BlockTelemetry& tel,
-                                  BlockStats* st) {
+                                  BlockStats* st, uint64_t& staged) {
   if (a.staged || avail > kLoneRecordBytes || avail < shm::kRecordHeaderBytes || avail % 8 != 0) return false;
   const uint32_t lane = threadIdx.x % 32;
   const uint64_t t0 = globaltimer();
@@ -80,6 +89,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
     const uint32_t byte = 8 * (lane + 32 * j);
     if (byte < avail) store<uint64_t>(smem_in + byte, word[j]);
   }
+  staged = avail;
   const uint32_t len = __shfl_sync(0xffffffffu, uint32_t(word[0]), 0);
   const uint32_t flags = __shfl_sync(0xffffffffu, uint32_t(word[0] >> 32), 0);
   const uint64_t t1 = globaltimer();
@@ -88,8 +98,17 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
     return false;
   const uint32_t rcap = uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
   const uint64_t need = shm::record_bytes(rcap), rep_at = reply_tail & mask;
-  if (rep_at + need > cap || reply_tail + need - reply_head > cap) return false;
-  __syncwarp();  // the record is in shared memory for every lane
+  auto* rep = reinterpret_cast<shm::RingHeader*>(reply_ring);
+  if (rep_at + need > cap) return false;
+  uint64_t head = reply_head;
+  if (reply_tail + need - head > cap) {
+    // The cached head leaves too little room: read the client's (one PCIe
+    // round trip per ring's worth of replies), as plan_batch does. A head
+    // past what we published, or a full ring, is serve_channel's to judge.
+    head = __shfl_sync(0xffffffffu, lane == 0 ? load_acquire(&rep->head) : 0, 0);
+    if (reply_tail - head > cap || reply_tail + need - head > cap) return false;
+  }
+  __syncwarp();  // the record is in shared memory for every lane; the head's acquire before the reply's stores
 
   const uint64_t t2 = globaltimer();
   // As in serve_channel's warp per message: a big reply's room is zeroed by
@@ -111,7 +130,6 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
   // skips the filler's body unread.
   const uint64_t used = shm::record_bytes(h.reply_bytes);
   const uint32_t out_bytes = uint32_t(used < need ? used + shm::kRecordHeaderBytes : used);
-  auto* rep = reinterpret_cast<shm::RingHeader*>(reply_ring);
   uint8_t* to = ring_buffer(rep) + rep_at;
   for (uint32_t i = 8 * lane; i < out_bytes; i += 8 * 32) store<uint64_t>(to + i, load<uint64_t>(smem_out + i));
   // Every lane's stores before lane 0's fence (fences are cumulative over
@@ -123,6 +141,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
     store_relaxed(&reinterpret_cast<shm::RingHeader*>(request_ring)->head, read + avail);
     home.read = read + avail;
     home.reply_tail = reply_tail + need;
+    home.reply_head = head;
     home.stalled = 0;
     account_span(tel, st, a, home, SpanCounts{1, h.status != 0, t3 - t2, t3 - t2, h.status},
                  {t0, t1, t2, t3, globaltimer()});

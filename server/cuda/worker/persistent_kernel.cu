@@ -81,6 +81,18 @@ __device__ void refresh_own_channels(BlockState& b, const KernelArgs& a, BlockSt
   store_release(&st->seen_table_epoch, epoch);
 }
 
+// What a pending word says is left to serve past `read`: 0 when the word
+// is another channel's, or behind `read`. The scout serves a lone caller
+// before it posts the tail (scout.cuh, "serve first"), so an owner may see
+// the new read position beside the old word. A tail far ahead (a broken
+// one) still reads as more than the ring holds, for serve_channel to judge.
+__device__ inline uint64_t posted_span(uint64_t word, uint64_t key, uint64_t read, uint64_t capacity) {
+  if ((word >> kPendingTailBits) != (key & 0xffffu)) return 0;
+  const uint64_t tail = word & kPendingTailMask, behind = (read - tail) & kPendingTailMask;
+  if (behind != 0 && behind <= capacity) return 0;
+  return (tail - read) & kPendingTailMask;
+}
+
 // Warp 0: which owned channels have posted work; also the scout's table
 // epoch and quit word (device memory, L2).
 __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, uint32_t round) {
@@ -88,9 +100,8 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
   for (uint32_t k = lane; k < b.mine_count; k += 32) {
     const DeviceCursor& cur = a.cursors[b.mine[k]];
     const uint64_t p = load_acquire_gpu(&a.pending[b.mine[k]]);
-    uint64_t avail = 0;
     const uint64_t read = cur.read;
-    if ((p >> kPendingTailBits) == (cur.key & 0xffffu)) avail = ((p & kPendingTailMask) - read) & kPendingTailMask;
+    uint64_t avail = posted_span(p, cur.key, read, cur.ch.capacity);
     b.polled_read[k] = read;
     // A stalled channel (no reply room, or broken) is retried now and then:
     // its client frees reply room without telling the GPU.
@@ -115,11 +126,11 @@ __device__ void poll_owned(BlockState& b, const KernelArgs& a, uint32_t lane, ui
 // Thread 0 of a block other than 0: claims an owned channel with posted
 // work (`avail` bytes from `polled_read` when polled) and returns what is
 // left of it now, or 0 (and no claim held) when the scout holds it or has
-// served it. The scout serves only up to a tail it posted, so what it left
-// is the polled span less how far the read position moved meanwhile. An
-// `avail` beyond the capacity is either a broken tail or a poll that read
-// the pending word just before the scout posted and served past it: the
-// word, read again, tells which.
+// served it. The scout serves up to a tail it posted or is about to post,
+// so what it left is the polled span less how far the read position moved
+// meanwhile. An `avail` beyond the capacity is either a broken tail or a
+// poll that read the pending word just before the scout posted and served
+// past it: the word, read again, tells which.
 __device__ uint64_t claim_owned(const KernelArgs& a, uint32_t slot, DeviceCursor& cur, uint64_t polled_read,
                                 uint64_t avail) {
   if (!claim_channel(cur)) return 0;
@@ -127,8 +138,7 @@ __device__ uint64_t claim_owned(const KernelArgs& a, uint32_t slot, DeviceCursor
   const uint64_t moved = (read - polled_read) & kPendingTailMask;
   uint64_t left = moved < avail ? avail - moved : 0;
   if (left > cur.ch.capacity) {
-    const uint64_t p = load_acquire_gpu(&a.pending[slot]);
-    left = (p >> kPendingTailBits) == (cur.key & 0xffffu) ? ((p & kPendingTailMask) - read) & kPendingTailMask : 0;
+    left = posted_span(load_acquire_gpu(&a.pending[slot]), cur.key, read, cur.ch.capacity);
   }
   if (left == 0) release_channel(cur);
   return left;
@@ -162,8 +172,13 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
   stages.out = stages.in + a.stage_in;
   stages.in_bytes = a.stage_in;
   stages.out_bytes = a.stage_out;
-  stages.smem_in = reinterpret_cast<uint8_t*>(reduce_scratch + blockDim.x);
-  stages.smem_out = stages.smem_in + kSmemStageIn;
+  // The inline path uses these, not `stages`: serve_channel takes
+  // `stages` by reference and is not inlined, so `stages` lives in local
+  // memory, one load each after the scout's acquire emptied L1.
+  uint8_t* const smem_in = reinterpret_cast<uint8_t*>(reduce_scratch + blockDim.x);
+  uint8_t* const smem_out = smem_in + kSmemStageIn;
+  stages.smem_in = smem_in;
+  stages.smem_out = smem_out;
   auto handler = [](Context& c, MessageView in, Reply& out) { rk::builtin::run_builtin(kWhich, c, in, out); };
 
   if (tid == 0) {
@@ -203,10 +218,11 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     if (avail == 0) return true;
     // A lone record up to kLoneRecordBytes, else a span up to
     // kInlineSpanBytes through serve_channel.
-    const bool lone = serve_lone_record(a, cur, w, avail, stages.smem_in, stages.smem_out, handler, tel, st);
+    uint64_t staged = 0;
+    const bool lone = serve_lone_record(a, cur, w, avail, smem_in, smem_out, handler, tel, st, staged);
     if (!lone && (avail > kInlineSpanBytes || !serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch,
                                                                                   stages, handler, reduce_scratch,
-                                                                                  tel, st)))
+                                                                                  tel, st, staged)))
       return false;
     if (lane == 0) {
       ++scout.stats.inline_spans;
@@ -222,6 +238,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       DeviceCursor& cur = a.cursors[slot];
       if (!kMultiBlock) return serve_claimed_inline(cur, tail, key16, false);
       if (!__shfl_sync(0xffffffffu, lane == 0 && claim_channel(cur), 0)) return false;
+      __syncwarp();  // the claim's acquire before any lane's reads
       const bool done = serve_claimed_inline(cur, tail, key16, true);
       if (lane == 0) release_channel(cur);
       return done;

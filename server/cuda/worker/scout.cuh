@@ -1,8 +1,9 @@
 // The scout: the one warp per kernel (block 0, warp 0) that polls host
-// memory. Per round it issues, together, the loads of the command words,
-// the instance's bell and the request tails of its "hot" channels (those
-// with traffic in the last kHotNs), then one fence: one PCIe
-// round trip however many channels are attached. Idle channels cost nothing
+// memory. Per round it issues, together, the loads of the request tails of
+// its "hot" channels (those with traffic in the last kHotNs) and now and
+// then of the command words and the instance's bell: one PCIe round trip
+// however many channels are attached, and a fence only where an acquire
+// load did not cover a move. Idle channels cost nothing
 // until their client rings the bell (a CPU atomic on the bell's line, which
 // the GPU only reads; clients skip it while their channel is hot, see
 // kick() in capi/kernel.cpp); then, or every kSweepEvery rounds, the scout sweeps
@@ -78,10 +79,12 @@ struct ScoutResult {
   bool left_for_block; // block 0 owns posted work the scout did not serve itself
 };
 
-// Spans up to this size the scout serves itself (block 0's, and one of
-// another block's per round): a few small records, where one warp is as
-// fast as eight and the hand-over to a block would cost more than the work.
-inline constexpr uint64_t kInlineSpanBytes = 512;  // 2048 tried: a lone 1 KiB echo 11.4 -> 15.0 µs
+// Spans of several records up to this size the scout serves itself
+// (block 0's, and one of another block's per round) through serve_channel:
+// a few small records, where one warp is as fast as eight and the
+// hand-over to a block would cost more than the work. A lone record it
+// serves up to kLoneRecordBytes (lone_record.cuh).
+inline constexpr uint64_t kInlineSpanBytes = 512;  // 2048 tried (before the lone path): a 1 KiB echo 11.4 -> 15.0 µs
 
 __device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_until[k] > s.now; }
 __device__ inline uint32_t lane_id() { return threadIdx.x % 32; }
@@ -109,6 +112,14 @@ __device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[
   }
 }
 
+// Slot k's tail moved to `tail`: the scout's record of it (the post to the
+// owner, in `pending`, is the caller's).
+__device__ inline void note_move(ScoutState& s, KernelShared* shared, uint32_t k, uint64_t tail) {
+  s.seen_tail[k] = tail;
+  s.hot_until[k] = s.now + kHotNs;
+  shared->posted_at[k] = s.now;
+}
+
 // Posts the tails that moved to their owners. Returns (warp-wide) whether
 // any did; sets bit j of `own_moved` (or of `other_moved`) for slot
 // lane + 32 j when that slot moved and belongs to block 0 (or to another).
@@ -122,12 +133,10 @@ __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint64_t*
     if (!want[j] || tail[j] == s.seen_tail[k]) continue;
     if (owner_block(k) == 0) own_moved |= 1u << j;
     else other_moved |= 1u << j;
-    s.seen_tail[k] = tail[j];
-    s.hot_until[k] = s.now + kHotNs;
+    note_move(s, shared, k, tail[j]);
     // The system fence before this store (acq_rel) makes it a release: the
     // owner that sees this word also sees the request bytes the client
     // published, with no second fence.
-    shared->posted_at[k] = s.now;
     store_relaxed_gpu(&pending[k], pending_word(s.key16[k], tail[j]));
     moved = true;
   }
@@ -324,9 +333,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   if (serve_first) {
     if (mine) {
       (mine_elsewhere ? other_moved : own_moved) = 1u << (acquired / 32);
-      s.seen_tail[acquired] = mine_tail;
-      s.hot_until[acquired] = s.now + kHotNs;
-      a.shared->posted_at[acquired] = s.now;
+      note_move(s, a.shared, acquired, mine_tail);
     }
     __syncwarp();
   } else {
