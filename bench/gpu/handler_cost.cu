@@ -54,7 +54,7 @@ const char* kNames[kProbeCount] = {
     "handle_message, a handler that does nothing",
     "handle_message, echo's Data branch alone",
     "handle_message, payload().as_data() alone",
-    "handle_message, init_data(64) + copy alone",
+    "handle_message, init_data(64) + a 64 B copy alone",
 };
 
 template <class Body>
@@ -140,9 +140,10 @@ __global__ void probe(double* out, uint64_t* state) {
             if (!in.payload().as_data().ok()) o.fail(rk::status::malformed);
           }));
   time_it(out, kInitDataOnly, handled([](rk::Context& c, rk::MessageView in, rk::Reply& o) {
-            uint8_t* to = o.init_data(64);
+            uint8_t* to = o.init_data(kPayload);
+            if (to == nullptr || in.record_bytes() < kPayload) return o.fail(rk::status::too_large);
             c.sync();
-            c.copy(to, in.record(), 64);
+            c.copy(to, in.record(), kPayload);
           }));
   if (threadIdx.x == 0) g_sink = sink;
 }

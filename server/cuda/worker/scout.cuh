@@ -33,14 +33,14 @@ inline constexpr uint64_t kHotNs = 50'000'000;  // polled directly for 50 ms aft
 inline constexpr uint32_t kSweepEvery = 256;   // a stuck or skipped bell costs at most this
 // The command words and the bell are read every few rounds, not every
 // round: a round that reads them takes 2.5 µs instead of 1.4 (H100; the
-// extra pages cost a round trip, however the loads are spread). While some
-// channel is hot (a move in the last kHotRounds rounds) only every 16th:
+// extra pages cost a round trip, however the loads are spread). While the
+// scout is busy (a move in the last kBusyRounds rounds) only every 16th:
 // hot channels need no bell, and a command or a cold channel's bell can
 // wait some tens of µs; 1 in 4 rounds held 25 % of a lone caller's round
 // trips 2 µs back (p90 9.1 µs against 7.5 with 1 in 64).
 inline constexpr uint32_t kCommandEvery = 4;
-inline constexpr uint32_t kCommandEveryHot = 16;
-inline constexpr uint32_t kHotRounds = 64;
+inline constexpr uint32_t kCommandEveryBusy = 16;
+inline constexpr uint32_t kBusyRounds = 64;
 inline constexpr uint32_t kLoadsPerLane = kMaxChannels / 32;
 inline constexpr uint64_t kUnknownTail = ~uint64_t(0);
 
@@ -250,7 +250,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // active and terminate (one 8-byte word), lane 1 the table epoch, lane 2
   // the bell. (Four loads by lane 0 made such a round 4.7 µs instead of
   // 2.5.)
-  const bool command_round = s.round % (s.quiet_rounds > kHotRounds ? kCommandEvery : kCommandEveryHot) == 0;
+  const bool command_round = s.round % (s.quiet_rounds > kBusyRounds ? kCommandEvery : kCommandEveryBusy) == 0;
   const bool read_commands = lane == 0 && command_round;
   uint64_t command_word = 0;
   if (command_round && lane < (a.staged ? 2u : 3u)) {
@@ -261,8 +261,8 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   }
   uint32_t acquired;
   load_tails(s, lane, tail, want, true, acquired, [&](uint32_t k) { return !a.staged && is_hot(s, k); });
-  bool seen_move = false, unacquired = false, mine = false;
-  uint64_t mine_tail = 0;
+  bool seen_move = false, unacquired = false, acquired_moved = false;
+  uint64_t acquired_tail = 0;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
@@ -270,15 +270,16 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     seen_move = true;
     unacquired |= k != acquired;  // needs the fence: see above
     if (k == acquired) {
-      mine = true;
-      mine_tail = tail[j];
+      acquired_moved = true;
+      acquired_tail = tail[j];
     }
   }
   const uint64_t control_line = __shfl_sync(0xffffffffu, command_word, 0);
   const uint64_t table_epoch = __shfl_sync(0xffffffffu, command_word, 1);
   const uint64_t bell_word = __shfl_sync(0xffffffffu, command_word, 2);
   if (read_commands) {
-    static_assert(offsetof(ControlBlock, terminate_requested) == offsetof(ControlBlock, active) + 4);
+    static_assert(offsetof(ControlBlock, active) % 8 == 0 &&
+                  offsetof(ControlBlock, terminate_requested) == offsetof(ControlBlock, active) + 4);
     static_assert(offsetof(shm::DoorbellWord, seq) == 0);
     s.active = uint32_t(control_line);
     s.terminate = uint32_t(control_line >> 32);
@@ -287,9 +288,9 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   }
   seen_move = __any_sync(0xffffffffu, seen_move);
   unacquired = __any_sync(0xffffffffu, unacquired);
-  const bool mine_elsewhere = mine && owner_block(acquired) != 0;
-  const uint32_t movers = __ballot_sync(0xffffffffu, mine);
-  const bool elsewhere = __any_sync(0xffffffffu, mine_elsewhere);
+  const bool acquired_elsewhere = acquired_moved && owner_block(acquired) != 0;
+  const uint32_t movers = __ballot_sync(0xffffffffu, acquired_moved);
+  const bool elsewhere = __any_sync(0xffffffffu, acquired_elsewhere);
   const uint64_t loaded = lane == 0 ? globaltimer() : 0;  // the tails are in
   __syncwarp();  // lane 0's command words are in ScoutState for every lane
   const uint32_t active = s.active, terminate = s.terminate, bell = s.bell;
@@ -327,13 +328,13 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
                            epoch == s.table_epoch && !terminate && !sweep_due && !bell_rang;
   if (!serve_first && (unacquired || elsewhere)) acquire_fence_system();
   const uint64_t fenced = lane == 0 ? globaltimer() : 0;
-  mine = mine && serve_first;
+  acquired_moved = acquired_moved && serve_first;
   bool moved = serve_first;
   bool sweep = false;
   if (serve_first) {
-    if (mine) {
-      (mine_elsewhere ? other_moved : own_moved) = 1u << (acquired / 32);
-      note_move(s, a.shared, acquired, mine_tail);
+    if (acquired_moved) {
+      (acquired_elsewhere ? other_moved : own_moved) = 1u << (acquired / 32);
+      note_move(s, a.shared, acquired, acquired_tail);
     }
     __syncwarp();
   } else {
@@ -359,9 +360,9 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // After a table change block 0's cursors are refreshed first.
   if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
                                                 : serve_moved_inline(s, own_moved, other_moved, serve_inline);
-  if (mine) {
-    const uint64_t word = pending_word(s.key16[acquired], mine_tail);
-    if (mine_elsewhere) store_release_gpu(&a.pending[acquired], word);
+  if (acquired_moved) {
+    const uint64_t word = pending_word(s.key16[acquired], acquired_tail);
+    if (acquired_elsewhere) store_release_gpu(&a.pending[acquired], word);
     else store_relaxed_gpu(&a.pending[acquired], word);
   }
 
