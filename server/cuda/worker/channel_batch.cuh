@@ -154,6 +154,26 @@ __device__ inline void zero_reply(uint8_t* at, uint32_t cap, uint32_t rank, uint
 
 inline constexpr uint32_t kNoPad = ~0u;
 
+// The reply room a request of `len` body bytes gets: its own size plus
+// kReplySlack, at most the ring's largest record.
+__device__ inline uint32_t reply_room(uint64_t len, uint64_t max_record) {
+  return uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
+}
+
+// Thread 0, after every reply byte is stored (and a barrier): publishes a
+// span to the client (one system-scope fence, then the reply tail and the
+// request head) and moves the channel's cursor to it.
+__device__ inline void publish_span(DeviceCursor& home, shm::RingHeader* req, shm::RingHeader* rep, uint64_t read,
+                                    uint64_t reply_tail, uint64_t reply_head) {
+  release_fence_system();
+  store_relaxed(&rep->tail, reply_tail);
+  store_relaxed(&req->head, read);
+  home.read = read;
+  home.reply_tail = reply_tail;
+  home.reply_head = reply_head;
+  home.stalled = 0;
+}
+
 // The block's plan for one span, in shared memory.
 struct Batch {
   uint32_t n;
@@ -243,7 +263,7 @@ __device__ inline void plan_batch(Batch& b, const uint8_t* in, DeviceCursor& cur
     }
     if (flags & shm::kRecordFiller) { pos += uint32_t(rb); continue; }
     if (len > max_record) { broken = 1; break; }
-    const uint32_t rcap = uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
+    const uint32_t rcap = reply_room(len, max_record);
     const uint64_t need = shm::record_bytes(rcap);
     uint64_t pad = 0;
     if ((rep_pos & mask) + need > cap) pad = cap - (rep_pos & mask);
@@ -305,7 +325,7 @@ __device__ bool plan_uniform(const Team& team, Batch& b, const uint8_t* in, Devi
     const uint32_t len = load<uint32_t>(in), flags = load<uint32_t>(in + 4);
     if (b.span >= shm::kRecordHeaderBytes && flags == 0 && len <= max_record) {
       const uint64_t rb = shm::record_bytes(len);
-      const uint32_t rcap = uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
+      const uint32_t rcap = reply_room(len, max_record);
       const uint64_t need = shm::record_bytes(rcap);
       uint64_t n = b.span / rb;
       n = n < kMaxBatch ? n : kMaxBatch;
@@ -690,13 +710,7 @@ __device__ bool serve_channel(const Team& team, const KernelArgs& a, DeviceCurso
   if (tid == 0) {
     cur.reply_tail += batch.out_bytes;
     cur.read += batch.consumed;
-    release_fence_system();
-    store_relaxed(&rep->tail, cur.reply_tail);
-    store_relaxed(&req->head, cur.read);
-    home.read = cur.read;
-    home.reply_tail = cur.reply_tail;
-    home.reply_head = cur.reply_head;
-    home.stalled = 0;
+    publish_span(home, req, rep, cur.read, cur.reply_tail, cur.reply_head);
     account_span(tel, st, a, home, SpanCounts{batch.processed, batch.errors, batch.latency_sum, batch.latency_max,
                                               uint16_t(batch.last_error)},
                  {t0, t1, t2, t3, globaltimer()});

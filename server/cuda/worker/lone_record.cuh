@@ -96,7 +96,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
   if ((flags & (shm::kRecordPadding | shm::kRecordFiller | shm::kRecordReservedMask)) != 0 || len > max_record ||
       shm::record_bytes(len) != avail)
     return false;
-  const uint32_t rcap = uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
+  const uint32_t rcap = reply_room(len, max_record);
   const uint64_t need = shm::record_bytes(rcap), rep_at = reply_tail & mask;
   auto* rep = reinterpret_cast<shm::RingHeader*>(reply_ring);
   if (rep_at + need > cap) return false;
@@ -136,13 +136,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
   // the warp barrier), and the fence before the new indices.
   __syncwarp();
   if (lane == 0) {
-    release_fence_system();
-    store_relaxed(&rep->tail, reply_tail + need);
-    store_relaxed(&reinterpret_cast<shm::RingHeader*>(request_ring)->head, read + avail);
-    home.read = read + avail;
-    home.reply_tail = reply_tail + need;
-    home.reply_head = head;
-    home.stalled = 0;
+    publish_span(home, reinterpret_cast<shm::RingHeader*>(request_ring), rep, read + avail, reply_tail + need, head);
     account_span(tel, st, a, home, SpanCounts{1, h.status != 0, t3 - t2, t3 - t2, h.status},
                  {t0, t1, t2, t3, globaltimer()});
   }
