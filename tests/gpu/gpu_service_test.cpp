@@ -139,6 +139,17 @@ size_t pipeline(rk_kernel* k, uint64_t count, uint64_t window, Fill fill, Check 
   return wrong;
 }
 
+// pipeline()'s `fill` for requests of size_of(i) bytes whose byte j is
+// byte_of(i, j).
+template <class Size, class Byte>
+auto fill_with(Size size_of, Byte byte_of) {
+  return [=](uint64_t i, uint8_t* out) {
+    const size_t n = size_of(i);
+    for (size_t j = 0; j < n; ++j) out[j] = byte_of(i, j);
+    return n;
+  };
+}
+
 // Pipelined sends fill the request ring: runs of equal records are planned
 // by the whole block at once and served a lane per message, mixed sizes
 // are walked record by record and served a warp per message. Every reply
@@ -153,10 +164,7 @@ TEST_P(GpuService, PipelinedRunsOfEqualAndMixedSizesAllComeBack) {
   std::vector<bool> seen(kCount);
   const size_t wrong = pipeline(
       k.get(), kCount, 64,
-      [&](uint64_t i, uint8_t* out) {
-        for (size_t j = 0; j < size_of(i); ++j) out[j] = byte_of(i, j);
-        return size_of(i);
-      },
+      fill_with(size_of, byte_of),
       [&](uint64_t c, const rk_message* m) {
         size_t n = 0;
         const auto* d = static_cast<const uint8_t*>(rk_message_data(m, &n));
@@ -218,10 +226,7 @@ TEST_P(GpuService, BigRepliesComeBackWholeWithNothingStaleAroundThem) {
   // A window of 8 x 64 KiB: both 1 MiB rings keep room.
   const size_t wrong = pipeline(
       k.get(), kCount, 8,
-      [&](uint64_t i, uint8_t* out) {
-        for (size_t j = 0; j < size_of(i); ++j) out[j] = byte_of(i, j);
-        return size_of(i);
-      },
+      fill_with(size_of, byte_of),
       [&](uint64_t c, const rk_message* m) {
         if (c >= kCount || seen[c]) return false;
         seen[c] = true;
@@ -251,10 +256,11 @@ TEST_P(GpuService, BurstsOfOneBigAndManySmallRecordsComeBackClean) {
   };
   auto byte_of = [](uint64_t i, size_t j) { return uint8_t(0x3c ^ (i * 7 + j * 101)); };
   std::vector<uint8_t> buf(65536);
+  const auto fill = fill_with(size_of, byte_of);
   for (uint64_t burst = 0; burst < 4; ++burst) {
     for (uint64_t i = burst * kPerBurst; i < (burst + 1) * kPerBurst; ++i) {
-      for (size_t j = 0; j < size_of(i); ++j) buf[j] = byte_of(i, j);
-      ASSERT_EQ(rk_send(k.get(), 3, buf.data(), size_of(i), i, 10000), RK_OK) << rk_last_error_message();
+      const size_t n = fill(i, buf.data());
+      ASSERT_EQ(rk_send(k.get(), 3, buf.data(), n, i, 10000), RK_OK) << rk_last_error_message();
     }
     RK_ASSERT_OK(rk_activate(k.get()));
     uint64_t wrong = 0;
