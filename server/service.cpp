@@ -153,7 +153,11 @@ void Service::on_hello(Session& s, rk::schema::Hello::Reader req, Reply out) {
 
 void Service::bind(Session& s, KernelInstance& k, Reply out, int& pass_fd) {
   if (s.channel_for(k.id)) return fail(out, Errc::invalid_argument, "this session is already bound to that instance");
-  auto ch = s.open_channel(k.id, ring_config_for(k.ring_bytes));
+  shm::RingConfig rings = ring_config_for(k.ring_bytes);
+  // A GPU reads the requests across PCIe: one round trip fewer per small
+  // record with the tail digest (shm/tail_digest.h).
+  if (k.backend == "cuda") rings.features |= shm::kRingTailDigest;
+  auto ch = s.open_channel(k.id, rings);
   if (!ch)
     return fail(out, ch.error(),
                 ch.error() == Errc::limit ? "session limit reached: no free channel slot or segment space"

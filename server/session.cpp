@@ -78,7 +78,9 @@ Result<ChannelPtr> Session::open_channel(uint32_t instance_id, const shm::RingCo
   auto* base = static_cast<std::byte*>(segment_->data());
   std::memset(base + offset, 0, 2 * one);  // reused areas hold old records
   if (Errc e = shm::format_ring(base + offset, rings); e != Errc::ok) return e;
-  if (Errc e = shm::format_ring(base + offset + one, rings); e != Errc::ok) return e;
+  shm::RingConfig replies = rings;
+  replies.features = 0;  // the tail digest is for the request ring's reader across PCIe
+  if (Errc e = shm::format_ring(base + offset + one, replies); e != Errc::ok) return e;
 
   auto ch = std::make_shared<Channel>();
   ch->session_id = id_;

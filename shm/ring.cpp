@@ -29,6 +29,7 @@ Errc format_ring(void* memory, const RingConfig& c) {
   h->version = kRingLayoutVersion;
   h->capacity = c.capacity;
   h->max_record = c.max_record;
+  h->features = c.features & kRingKnownFeatures;
   h->tail = 0;
   h->head = 0;
   return Errc::ok;
@@ -40,7 +41,8 @@ Result<RingConfig> inspect_ring(const void* memory, uint64_t mapped_bytes) {
   RingHeader h;
   std::memcpy(&h, memory, sizeof h);  // one private snapshot of line 0
   if (h.magic != kRingMagic || h.version != kRingLayoutVersion) return Errc::corrupt;
-  RingConfig c{h.capacity, h.max_record};
+  // Features this build does not know are ignored: each is an offer.
+  RingConfig c{h.capacity, h.max_record, h.features & kRingKnownFeatures};
   if (validate_ring_config(c) != Errc::ok) return Errc::corrupt;
   if (ring_bytes(c.capacity) > mapped_bytes) return Errc::corrupt;
   return c;

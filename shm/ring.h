@@ -27,12 +27,14 @@
 #include "shm/doorbell.h"
 #include "shm/result.h"
 #include "shm/ring_layout.h"
+#include "shm/tail_digest.h"
 
 namespace rk::shm {
 
 struct RingConfig {
   uint64_t capacity = 1u << 20;   // buffer bytes, power of two
   uint32_t max_record = 65792;    // 64 KiB payload + envelope headroom
+  uint32_t features = 0;          // kRingTailDigest (ring_layout.h)
 };
 
 // Checks a config: power-of-two capacity of at least 4 KiB, and a max record
@@ -99,6 +101,7 @@ class RingProducer {
   uint64_t published_ = 0;   // last value stored to hdr_->tail
   uint64_t head_cache_ = 0;  // last head loaded from the consumer
   uint64_t record_pos_ = 0;  // position of the current reservation's header
+  uint64_t staged_pos_ = 0;  // position of the last staged record's header
   size_t reserved_ = 0;      // body bytes of the current reservation
 };
 
@@ -224,12 +227,19 @@ inline void RingProducer::stage(size_t len, uint32_t flags) {
   // publish() orders all of them before the new tail.
   RecordHeader h{uint32_t(len), flags & ~(kRecordPadding | kRecordFiller)};
   __builtin_memcpy(buf_ + (record_pos_ & mask_), &h, sizeof h);
+  staged_pos_ = record_pos_;
   tail_ = record_pos_ + record_bytes(len);
   reserved_ = 0;
 }
 
 inline void RingProducer::publish_no_wake() {
   if (tail_ == published_) return;
+  // One small record since the last publish (no padding before it): its
+  // digest goes out with the tail, for a consumer across PCIe.
+  if ((cfg_.features & kRingTailDigest) && staged_pos_ == published_ && tail_ - published_ <= kTailDigestMaxBytes) {
+    const uint64_t digest = tail_digest(buf_ + (published_ & mask_), uint32_t((tail_ - published_) / 8), tail_);
+    std::atomic_ref<uint64_t>(hdr_->tail_digest).store(digest, std::memory_order_relaxed);
+  }
   std::atomic_ref<uint64_t>(hdr_->tail).store(tail_, std::memory_order_release);
   published_ = tail_;
 }

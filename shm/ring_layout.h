@@ -19,6 +19,11 @@ inline constexpr uint32_t kRingLine = 128;           // GPU L2 line; also 2 x86 
 inline constexpr uint32_t kRecordHeaderBytes = 8;
 inline constexpr uint32_t kRecordAlign = 8;
 
+// Line 0 `features`, set by the ring's creator. kRingTailDigest: the
+// consumer reads over PCIe and wants `tail_digest` (shm/tail_digest.h).
+inline constexpr uint32_t kRingTailDigest = 1u << 0;
+inline constexpr uint32_t kRingKnownFeatures = kRingTailDigest;
+
 // Record flags. Bits 16..31 belong to the layers above (see envelope.h).
 // Padding fills the end of the buffer before a wrap. A filler is skipped
 // like padding but may stand anywhere: a producer that reserved room for a
@@ -55,12 +60,13 @@ struct alignas(kRingLine) RingHeader {
   uint32_t version;
   uint64_t capacity;      // buffer bytes, a power of two
   uint32_t max_record;    // largest body accepted
-  uint32_t reserved0;
+  uint32_t features;      // kRingTailDigest; 0 in rings made before it
   uint8_t pad0[kRingLine - 24];
 
   // Line 1: producer-owned.
   uint64_t tail;          // end of the last published record
-  uint8_t pad1[kRingLine - 8];
+  uint64_t tail_digest;   // with kRingTailDigest: see shm/tail_digest.h
+  uint8_t pad1[kRingLine - 16];
 
   // Line 2: consumer-owned.
   uint64_t head;          // start of the oldest unreleased record
@@ -73,6 +79,7 @@ struct alignas(kRingLine) RingHeader {
 };
 static_assert(sizeof(RingHeader) == 5 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, tail) == 1 * kRingLine);
+static_assert(__builtin_offsetof(RingHeader, tail_digest) == 1 * kRingLine + 8);
 static_assert(__builtin_offsetof(RingHeader, head) == 2 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, data_bell) == 3 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, space_bell) == 4 * kRingLine);
