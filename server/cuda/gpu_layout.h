@@ -54,6 +54,7 @@ struct alignas(128) ScoutStats {
   uint64_t command_rounds;  // quiet rounds that also read the command words and the bell
   uint64_t command_load_ns; // ... their loads' round trip (also in quiet_load_ns)
   uint64_t lone_records;    // inline spans that took the lone-record path (lone_record.cuh)
+  uint64_t prefetched_records;  // ... of them, read with their tail (tail_prefetch.cuh)
 };
 static_assert(sizeof(ScoutStats) == 128);
 

@@ -117,15 +117,25 @@ TEST(ShmTailDigest, TornReadsAndOldDigestsDoNotMatch) {
     torn[i] = old_words[i];
     EXPECT_NE(tail_digest(torn.data(), 16, t), good) << "word " << i;
   }
+  // One bit flipped anywhere (each word, each half).
+  for (uint32_t i = 0; i < 16; ++i)
+    for (uint32_t bit : {0u, 31u, 32u, 63u}) {
+      std::vector<uint64_t> flipped = new_words;
+      flipped[i] ^= 1ull << bit;
+      EXPECT_NE(tail_digest(flipped.data(), 16, t), good) << "word " << i << " bit " << bit;
+    }
   // The same bytes published by another tail, and two words swapped.
   EXPECT_NE(tail_digest(new_words.data(), 16, t + 128), good);
   std::vector<uint64_t> swapped = new_words;
   std::swap(swapped[3], swapped[4]);
   EXPECT_NE(tail_digest(swapped.data(), 16, t), good);
   // Order-independent to sum: lanes may add their words in any order.
-  uint64_t sum = 0;
-  for (uint32_t i = 16; i-- > 0;) sum += digest_word(new_words[i], i);
-  EXPECT_EQ(digest_finish(sum, t), good);
+  uint32_t sum_a = 0, sum_b = 0;
+  for (uint32_t i = 16; i-- > 0;) {
+    sum_a += digest_word(new_words[i], i).a;
+    sum_b += digest_word(new_words[i], i).b;
+  }
+  EXPECT_EQ(digest_finish(sum_a, sum_b, t), good);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "server/cuda/worker/channel_batch.cuh"
 #include "server/cuda/worker/device_atomics.cuh"
 #include "server/cuda/worker/kernel_args.h"
+#include "server/cuda/worker/tail_prefetch.cuh"
 #include "shm/ring_layout.h"
 
 namespace rk::server::gpu {
@@ -63,10 +64,12 @@ __device__ inline CursorWords load_cursor_words(const DeviceCursor& c, bool shar
 // as it was.
 // `staged`: set to the bytes left in smem_in when the span was read but is
 // not one record (serve_channel then need not read it again).
+// `prefetch`: when valid, the scout's words of exactly this span
+// (tail_prefetch.cuh): nothing is read across PCIe.
 template <class Handler>
 __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const CursorWords& w, uint64_t avail,
-                                  uint8_t* smem_in, uint8_t* smem_out, Handler& handler, BlockTelemetry& tel,
-                                  BlockStats* st, uint64_t& staged) {
+                                  Prefetch prefetch, uint8_t* smem_in, uint8_t* smem_out, Handler& handler,
+                                  BlockTelemetry& tel, BlockStats* st, uint64_t& staged) {
   if (a.staged || avail > kLoneRecordBytes || avail < shm::kRecordHeaderBytes || avail % 8 != 0) return false;
   const uint32_t lane = threadIdx.x % 32;
   const uint64_t t0 = globaltimer();
@@ -82,7 +85,8 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
 #pragma unroll
   for (uint32_t j = 0; j < kLoneWordsPerLane; ++j) {
     const uint32_t byte = 8 * (lane + 32 * j);
-    word[j] = byte < avail ? load<uint64_t>(from + byte) : 0;
+    static_assert(shm::kTailDigestMaxBytes == 32 * 8, "a prefetch is word 0 of every lane");
+    word[j] = byte >= avail ? 0 : prefetch.valid ? prefetch.word : load<uint64_t>(from + byte);
   }
 #pragma unroll
   for (uint32_t j = 0; j < kLoneWordsPerLane; ++j) {

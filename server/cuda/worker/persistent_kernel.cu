@@ -194,6 +194,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     scout.drained_rounds = 0;
     scout.quiet_rounds = 0;
     scout.stats = ScoutStats{};
+    scout.prefetch.slot = kMaxChannels;
   }
   for (uint32_t k = tid; k < kMaxChannels; k += blockDim.x) {
     scout.request_ring[k] = 0;
@@ -208,18 +209,28 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
   // channels itself, and now and then one of another block's (claimed
   // first: its owner may be at it). True when nothing of `tail` is left.
   // `shared`: another block's channel, whose cursor moves on other SMs too
-  // (read from L2).
-  auto serve_claimed_inline = [&](DeviceCursor& cur, uint64_t tail, uint16_t key16, bool shared) -> bool {
+  // (read from L2). `prefetch`: the scout's words of this slot's next
+  // record, if it has them. A channel served here becomes the scout's
+  // prefetch target: its caller's next request is likely the next record.
+  auto serve_claimed_inline = [&](uint32_t slot, DeviceCursor& cur, uint64_t tail, uint16_t key16, bool shared,
+                                  Prefetch prefetch) -> bool {
     // A cursor not yet refreshed for this channel, or a stalled channel:
     // the owner's loop deals with it.
     const CursorWords w = load_cursor_words(cur, shared);
     if (uint16_t(w.key) != key16 || w.stalled == w.read + 1) return false;
     const uint64_t avail = (tail - w.read) & kPendingTailMask;
     if (avail == 0) return true;
+    // Prefetched words are the span when they start at the read position
+    // and cover it; records read from host memory after a prefetch (not an
+    // acquire) need the fence first.
+    const bool use_prefetch = prefetch.valid && prefetch.from == w.read && avail <= shm::kTailDigestMaxBytes;
+    if (prefetch.valid && !use_prefetch) acquire_fence_system();
+    if (!use_prefetch) prefetch = Prefetch{};
     // A lone record up to kLoneRecordBytes, else a span up to
     // kInlineSpanBytes through serve_channel.
     uint64_t staged = 0;
-    const bool lone = serve_lone_record(a, cur, w, avail, smem_in, smem_out, handler, tel, st, staged);
+    const bool lone = serve_lone_record(a, cur, w, avail, prefetch, smem_in, smem_out, handler, tel, st, staged);
+    if (!lone && use_prefetch && staged == 0) acquire_fence_system();
     if (!lone && (avail > kInlineSpanBytes || !serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch,
                                                                                   stages, handler, reduce_scratch,
                                                                                   tel, st, staged)))
@@ -227,19 +238,24 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     if (lane == 0) {
       ++scout.stats.inline_spans;
       scout.stats.lone_records += lone;
+      scout.stats.prefetched_records += lone && use_prefetch;
+      scout.prefetch.slot = slot;
+      scout.prefetch.data = w.request_data;
+      scout.prefetch.mask = w.capacity - 1;
     }
     // The lone path serves exactly up to `tail`.
     return lone || ((tail - (shared ? load_relaxed_gpu(&cur.read) : cur.read)) & kPendingTailMask) == 0;
   };
-  auto serve_inline = [&](uint32_t slot, uint64_t tail, uint16_t key16) -> bool {
+  auto serve_inline = [&](uint32_t slot, uint64_t tail, uint16_t key16, Prefetch prefetch) -> bool {
     if constexpr (kBlockPerMessage) {
       return false;  // such messages need the whole block
     } else {
       DeviceCursor& cur = a.cursors[slot];
-      if (!kMultiBlock) return serve_claimed_inline(cur, tail, key16, false);
+      if (prefetch.slot != slot) prefetch = Prefetch{};
+      if (!kMultiBlock) return serve_claimed_inline(slot, cur, tail, key16, false, prefetch);
       if (!__shfl_sync(0xffffffffu, lane == 0 && claim_channel(cur), 0)) return false;
       __syncwarp();  // the claim's acquire before any lane's reads
-      const bool done = serve_claimed_inline(cur, tail, key16, true);
+      const bool done = serve_claimed_inline(slot, cur, tail, key16, true, prefetch);
       if (lane == 0) release_channel(cur);
       return done;
     }

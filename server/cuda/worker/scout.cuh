@@ -24,6 +24,7 @@
 #include "server/cuda/worker/channel_owner.cuh"
 #include "server/cuda/worker/device_atomics.cuh"
 #include "server/cuda/worker/kernel_args.h"
+#include "server/cuda/worker/tail_prefetch.cuh"
 #include "shm/ring_layout.h"
 #include "shm/segment_layout.h"
 
@@ -60,6 +61,7 @@ struct ScoutState {
   uint32_t drained_rounds;              // consecutive rounds found drained while terminating
   uint32_t quiet_rounds;                // consecutive rounds that found nothing
   uint64_t now;                         // %globaltimer at the start of the round
+  PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
   ScoutStats stats;                     // lane 0's running counters, mirrored to the control page
 };
 
@@ -158,6 +160,7 @@ __device__ inline void scout_read_table(ScoutState& s, const ChannelTable* table
       s.key16[k] = uint16_t(key);
       s.seen_tail[k] = kUnknownTail;  // post whatever the new channel's tail is
       s.hot_until[k] = s.now + kHotNs;
+      if (k == s.prefetch.slot) s.prefetch.slot = kMaxChannels;  // its rings are another channel's
     }
   }
   if (lane == 0) s.count = n;
@@ -195,8 +198,8 @@ __device__ inline bool staged_drained(const ScoutState& s, const DeviceCursor* c
 
 // Offers the moved slots of block 0 (bit j of each lane's `own_moved` is
 // slot lane + 32 j), and one moved slot of another block (the lowest in
-// `other_moved`), to `serve_inline(slot, tail, key16)`, which serves them
-// with this warp and says whether nothing is left of them. Returns
+// `other_moved`), to `serve_inline(slot, tail, key16, prefetch)`, which
+// serves them with this warp and says whether nothing is left of them. Returns
 // (warp-wide) whether something is left for block 0.
 //
 // Another block's slot: a lone small request then skips the hand-over to
@@ -207,7 +210,7 @@ __device__ inline bool staged_drained(const ScoutState& s, const DeviceCursor* c
 // copy of it slowed a lone message by 2 µs (instruction cache).
 template <class ServeInline>
 __device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint32_t other_moved,
-                                   ServeInline& serve_inline) {
+                                   const Prefetch& prefetch, ServeInline& serve_inline) {
   const uint32_t others = __ballot_sync(0xffffffffu, other_moved != 0);
   const uint32_t first_other = others ? __ffs(others) - 1 : 32;
   if (lane_id() == first_other) own_moved |= other_moved & (0u - other_moved);  // its lowest bit
@@ -216,7 +219,7 @@ __device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint
     const uint32_t src = __ffs(lanes) - 1;
     for (uint32_t bits = __shfl_sync(0xffffffffu, own_moved, src); bits != 0; bits &= bits - 1) {
       const uint32_t k = src + 32 * (__ffs(bits) - 1);
-      const bool done = serve_inline(k, s.seen_tail[k], s.key16[k]);
+      const bool done = serve_inline(k, s.seen_tail[k], s.key16[k], prefetch);
       if (owner_block(k) == 0) left |= !done;
     }
   }
@@ -259,8 +262,33 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
                                      : reinterpret_cast<const uint64_t*>(&a.bell->bell.seq);
     command_word = load_relaxed(at);
   }
+  // The next record of the channel last served inline, read with its tail
+  // (tail_prefetch.cuh). A round that prefetches makes no acquire loads:
+  // a load issued before an acquire may legally be moved after it, and
+  // ptxas did so (the prefetch then cost a PCIe round trip of its own). The
+  // prefetched slot's move counts as acquired once its digest matches;
+  // anything else it saw is fenced as usual.
+  const uint32_t target = s.prefetch.slot;
+  Prefetch prefetch;
+  if (!a.staged && target < s.count && is_hot(s, target) && s.seen_tail[target] != kUnknownTail)
+    prefetch = issue_prefetch(s.prefetch, s.request_ring[target], s.seen_tail[target], lane);
+  const bool prefetching = prefetch.slot != kMaxChannels;
   uint32_t acquired;
-  load_tails(s, lane, tail, want, true, acquired, [&](uint32_t k) { return !a.staged && is_hot(s, k); });
+  load_tails(s, lane, tail, want, !prefetching, acquired,
+             [&](uint32_t k) { return !a.staged && is_hot(s, k) && k != prefetch.slot; });
+  if (prefetching) {
+    // The prefetch loaded that slot's tail (with its digest).
+#pragma unroll
+    for (uint32_t j = 0; j < kLoadsPerLane; ++j)
+      if (lane + 32 * j == prefetch.slot) {
+        tail[j] = prefetch.tail;
+        want[j] = true;
+      }
+    const uint64_t target_tail = __shfl_sync(0xffffffffu, prefetch.tail, prefetch.slot % 32);
+    if (target_tail != s.seen_tail[prefetch.slot] && check_prefetch(prefetch, target_tail, lane) &&
+        lane == prefetch.slot % 32)
+      acquired = prefetch.slot;
+  }
   bool seen_move = false, unacquired = false, acquired_moved = false;
   uint64_t acquired_tail = 0;
 #pragma unroll
@@ -326,7 +354,9 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // where it never ran: instruction cache.)
   const bool serve_first = !unacquired && (!elsewhere || __popc(movers) == 1) && active &&
                            epoch == s.table_epoch && !terminate && !sweep_due && !bell_rang;
-  if (!serve_first && (unacquired || elsewhere)) acquire_fence_system();
+  // A prefetched slot was not acquired: whoever reads it from host memory
+  // later needs the fence.
+  if (!serve_first && (unacquired || elsewhere || prefetch.valid)) acquire_fence_system();
   const uint64_t fenced = lane == 0 ? globaltimer() : 0;
   acquired_moved = acquired_moved && serve_first;
   bool moved = serve_first;
@@ -359,7 +389,10 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   r.posted = moved;
   // After a table change block 0's cursors are refreshed first.
   if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
-                                                : serve_moved_inline(s, own_moved, other_moved, serve_inline);
+                                                : serve_moved_inline(s, own_moved, other_moved, prefetch, serve_inline);
+  // Served first from prefetched words: the fence before anyone else may
+  // read that channel's records (after the reply is out).
+  if (acquired_moved && prefetch.valid && (acquired_elsewhere || r.left_for_block)) acquire_fence_system();
   if (acquired_moved) {
     const uint64_t word = pending_word(s.key16[acquired], acquired_tail);
     if (acquired_elsewhere) store_release_gpu(&a.pending[acquired], word);
