@@ -154,9 +154,10 @@ void Service::on_hello(Session& s, rk::schema::Hello::Reader req, Reply out) {
 void Service::bind(Session& s, KernelInstance& k, Reply out, int& pass_fd) {
   if (s.channel_for(k.id)) return fail(out, Errc::invalid_argument, "this session is already bound to that instance");
   shm::RingConfig rings = ring_config_for(k.ring_bytes);
-  // A GPU reads the requests across PCIe: one round trip fewer per small
-  // record with the tail digest (shm/tail_digest.h).
-  if (k.backend == "cuda") rings.features |= shm::kRingTailDigest;
+  // A GPU reads the requests and writes the replies across PCIe: the tail
+  // digest saves a round trip per small request and a fence per small
+  // reply (shm/tail_digest.h).
+  if (k.backend == "cuda") rings.features |= shm::kRingTailDigest | shm::kRingUnorderedTail;
   auto ch = s.open_channel(k.id, rings);
   if (!ch)
     return fail(out, ch.error(),

@@ -77,9 +77,11 @@ Result<ChannelPtr> Session::open_channel(uint32_t instance_id, const shm::RingCo
 
   auto* base = static_cast<std::byte*>(segment_->data());
   std::memset(base + offset, 0, 2 * one);  // reused areas hold old records
-  if (Errc e = shm::format_ring(base + offset, rings); e != Errc::ok) return e;
-  shm::RingConfig replies = rings;
-  replies.features = 0;  // the tail digest is for the request ring's reader across PCIe
+  // Each ring takes the features of its direction (shm/tail_digest.h).
+  shm::RingConfig requests = rings, replies = rings;
+  requests.features &= shm::kRingTailDigest;
+  replies.features &= shm::kRingUnorderedTail;
+  if (Errc e = shm::format_ring(base + offset, requests); e != Errc::ok) return e;
   if (Errc e = shm::format_ring(base + offset + one, replies); e != Errc::ok) return e;
 
   auto ch = std::make_shared<Channel>();

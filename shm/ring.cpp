@@ -149,9 +149,28 @@ Result<RingConsumer> RingConsumer::attach(void* memory, uint64_t mapped_bytes) {
 }
 
 uint64_t RingConsumer::unread_bytes() const {
-  uint64_t tail = tail_of(hdr_).load(std::memory_order_acquire);
-  uint64_t n = tail - read_;
+  uint64_t n = load_tail() - read_;
   return n > cfg_.capacity ? 0 : n;
+}
+
+// The tail up to which records may be read. A tail marked kTailUnordered
+// (kRingUnorderedTail: shm/tail_digest.h) was stored without ordering after
+// its last record: the records before that one are in place (the producer
+// fenced before this publish), and the last counts once its digest matches
+// the bytes. Anything that does not add up is returned as loaded, odd, for
+// peek_slow to report as corrupt.
+uint64_t RingConsumer::load_tail() const {
+  const uint64_t raw = tail_of(hdr_).load(std::memory_order_acquire);
+  if ((raw & kTailUnordered) == 0 || (cfg_.features & kRingUnorderedTail) == 0) return raw;
+  const uint64_t tail = raw & ~kTailUnordered;
+  const uint64_t digest = std::atomic_ref<uint64_t>(hdr_->tail_digest).load(std::memory_order_acquire);
+  const uint32_t words = digest_words(digest);
+  const uint64_t last = tail - 8 * uint64_t(words);  // where the last record starts
+  if (tail == read_) return tail;                      // read and released already
+  if (words == 0 || words > kTailDigestMaxWords || tail - read_ > cfg_.capacity || last - read_ > tail - read_ ||
+      (last & mask_) + 8 * uint64_t(words) > cfg_.capacity)
+    return raw;
+  return tail_digest(buf_ + (last & mask_), words, tail) == digest ? tail : last;
 }
 
 Result<Record> RingConsumer::peek_slow() {
@@ -159,7 +178,7 @@ Result<Record> RingConsumer::peek_slow() {
   // below the published tail, so a hostile producer cannot make this loop.
   for (;;) {
     if (tail_cache_ == read_) {
-      tail_cache_ = tail_of(hdr_).load(std::memory_order_acquire);
+      tail_cache_ = load_tail();
       if (tail_cache_ == read_) return Errc::empty;
     }
     const uint64_t avail = tail_cache_ - read_;

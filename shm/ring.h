@@ -151,6 +151,7 @@ class RingConsumer {
 
  private:
   Result<Record> peek_slow();
+  uint64_t load_tail() const;
   Result<Record> wait_slow(Deadline deadline, const WaitStop* stop, DoorbellWord* before_sleep);
   RingHeader* hdr_ = nullptr;
   const std::byte* buf_ = nullptr;
@@ -249,8 +250,6 @@ inline void RingProducer::publish() {
   data_bell().ring();
 }
 
-inline bool RingConsumer::has_data() const {
-  return std::atomic_ref<uint64_t>(hdr_->tail).load(std::memory_order_acquire) != read_;
-}
+inline bool RingConsumer::has_data() const { return load_tail() != read_; }
 
 }  // namespace rk::shm

@@ -19,10 +19,15 @@ inline constexpr uint32_t kRingLine = 128;           // GPU L2 line; also 2 x86 
 inline constexpr uint32_t kRecordHeaderBytes = 8;
 inline constexpr uint32_t kRecordAlign = 8;
 
-// Line 0 `features`, set by the ring's creator. kRingTailDigest: the
-// consumer reads over PCIe and wants `tail_digest` (shm/tail_digest.h).
+// Line 0 `features`, set by the ring's creator (shm/tail_digest.h).
+// kRingTailDigest: the consumer reads across PCIe and wants `tail_digest`
+// for a small record published alone. kRingUnorderedTail: the producer
+// (a GPU) may publish its last small record unordered, marking the tail
+// with kTailUnordered; the consumer checks that record's digest.
 inline constexpr uint32_t kRingTailDigest = 1u << 0;
-inline constexpr uint32_t kRingKnownFeatures = kRingTailDigest;
+inline constexpr uint32_t kRingUnorderedTail = 1u << 1;
+inline constexpr uint32_t kRingKnownFeatures = kRingTailDigest | kRingUnorderedTail;
+inline constexpr uint64_t kTailUnordered = 1;  // bit 0 of a tail (positions are multiples of 8)
 
 // Record flags. Bits 16..31 belong to the layers above (see envelope.h).
 // Padding fills the end of the buffer before a wrap. A filler is skipped

@@ -1,25 +1,33 @@
-// The tail digest: a check word that lets a GPU consumer read a small
-// record in the same PCIe round trip as the tail that publishes it.
+// The tail digest: a check word beside a ring's tail that lets a reader
+// across PCIe trust a small record without the usual ordering, in either
+// direction.
 //
-// A consumer on the far side of PCIe normally pays two round trips per
-// record: one load finds the new tail, and only after it (acquire order)
-// may it read the bytes the tail covers. When the ring's creator asks for it
-// (kRingTailDigest in line 0), a producer that publishes exactly one record
-// of up to kTailDigestMaxBytes stores, before the tail, a digest of the new
-// tail and of the record's words in `tail_digest` (the tail's own line).
-// The consumer then loads the tail, the digest and the bytes where the next
-// record must start all at once, unordered; if the digest it computes over
-// what it read matches, the bytes are the record the tail published, not a
-// mix of old and new (a torn read passes the check only by a 64-bit
-// collision), and it serves them with no second read. Otherwise it reads
-// the record after the tail as before, so a missing or stale digest costs
-// only that round trip. The digest guards against torn reads of an honest
-// producer, not against a hostile one: records are validated as always.
+// A record of up to kTailDigestMaxBytes published alone may carry, in
+// `tail_digest` (the tail's own line), a digest of its words and of the new
+// tail, and its length in words (the low 8 bits). The reader computes the
+// same over the bytes it has; a match means they are the record the tail
+// published, not a mix of old and new (a torn read passes only by a 56-bit
+// collision). A stale digest (from an earlier tail) does not match either,
+// so a missing digest costs the reader only its fallback.
 //
-// The sums of per-word terms are order-independent to compute (32 GPU
-// lanes each take one word, then add) but position-dependent in value
-// (each word is keyed by its index), and the tail is mixed in last, so a
-// digest left from an earlier record does not match a later tail.
+// * Requests (kRingTailDigest, host to GPU): the client stores the digest
+//   before the tail. The GPU loads the tail, the digest and the bytes where
+//   the next record must start all at once, unordered, and serves them when
+//   the digest matches: one PCIe round trip per call instead of two (the
+//   second would read the record after the tail, in acquire order).
+// * Replies (kRingUnorderedTail, GPU to host): when the client has taken
+//   every earlier reply (its head, read with the request, equals the tail),
+//   the GPU stores a small reply, then the tail with bit 0 set
+//   (kTailUnordered) and the digest in one 16-byte store, with no system
+//   fence (which costs a call 0.85 µs on an H100, before or after the
+//   publish). Any other publish is fenced as usual, which also puts an
+//   earlier unordered record in place. So the client reads the records
+//   before the last at once, and the last once its digest matches.
+//
+// The digest guards against torn reads of an honest producer, not against a
+// hostile one: records are validated as always. The sums of per-word terms
+// are order-independent to compute (32 GPU lanes each take one word, then
+// add) but position-dependent in value (each word is keyed by its index).
 #pragma once
 #include <cstdint>
 
@@ -51,14 +59,19 @@ RK_DIGEST_FN DigestTerms digest_word(uint64_t word, uint32_t index) {
   return {a, b};
 }
 
-// The digest of a record whose words' terms sum to `sum_a` and `sum_b`,
-// published by the tail `tail`. Never 0, so a zeroed line is no digest.
-RK_DIGEST_FN uint64_t digest_finish(uint32_t sum_a, uint32_t sum_b, uint64_t tail) {
-  uint32_t a = (sum_a ^ uint32_t(tail)) * 0xcc9e2d51u;
+// The digest word of a record of `words` words whose terms sum to `sum_a`
+// and `sum_b`, published by the tail `tail`: 56 bits of check, then the
+// length. Never 0 (a record has at least its header), so a zeroed line is
+// no digest.
+RK_DIGEST_FN uint64_t digest_finish(uint32_t sum_a, uint32_t sum_b, uint64_t tail, uint32_t words) {
+  uint32_t a = (sum_a ^ uint32_t(tail) ^ words) * 0xcc9e2d51u;
   uint32_t b = (sum_b ^ uint32_t(tail >> 32) ^ (a >> 16)) * 0x1b873593u;
   a ^= b >> 15;
-  return (uint64_t(b) << 32 | a) | 1;
+  return ((uint64_t(b) << 32 | a) & ~uint64_t(0xff)) | words;
 }
+
+// The record length a digest word states, in 8-byte words.
+RK_DIGEST_FN uint32_t digest_words(uint64_t digest) { return uint32_t(digest & 0xff); }
 
 // The whole digest on the host: `words` 8-byte words from `record`
 // (8-byte aligned), published by `tail`.
@@ -70,7 +83,7 @@ inline uint64_t tail_digest(const void* record, uint32_t words, uint64_t tail) {
     sum_a += t.a;
     sum_b += t.b;
   }
-  return digest_finish(sum_a, sum_b, tail);
+  return digest_finish(sum_a, sum_b, tail, words);
 }
 
 }  // namespace rk::shm

@@ -135,7 +135,125 @@ TEST(ShmTailDigest, TornReadsAndOldDigestsDoNotMatch) {
     sum_a += digest_word(new_words[i], i).a;
     sum_b += digest_word(new_words[i], i).b;
   }
-  EXPECT_EQ(digest_finish(sum_a, sum_b, t), good);
+  EXPECT_EQ(digest_finish(sum_a, sum_b, t, 16), good);
+  EXPECT_EQ(digest_words(good), 16u);
+}
+
+// ---- replies published unordered (kRingUnorderedTail) -------------------------
+
+constexpr RingConfig kUnorderedRing{4096, 1024, kRingUnorderedTail};
+
+// A record of `body` bytes at ring position `at`, as the GPU builds it.
+std::vector<uint64_t> record_words(uint32_t body, uint64_t tag) {
+  std::vector<uint64_t> w(record_bytes(body) / 8);
+  w[0] = body;  // header: length, no flags
+  for (size_t i = 1; i < w.size(); ++i) w[i] = tag * 1000 + i;
+  return w;
+}
+void write_words(RingMemory& m, uint64_t at, const std::vector<uint64_t>& w) {
+  std::memcpy(m.buffer() + (at & (m.config().capacity - 1)), w.data(), w.size() * 8);
+}
+// The GPU's unordered publish of the record `w` at `at`: tail and digest.
+void publish_unordered(RingMemory& m, uint64_t at, const std::vector<uint64_t>& w) {
+  const uint64_t end = at + w.size() * 8;
+  std::atomic_ref<uint64_t>(m.header()->tail_digest).store(tail_digest(w.data(), uint32_t(w.size()), end));
+  std::atomic_ref<uint64_t>(m.header()->tail).store(end | kTailUnordered);
+}
+
+TEST(ShmUnorderedTail, ARecordWhoseDigestMatchesIsRead) {
+  RingMemory m(kUnorderedRing);
+  auto c = m.consumer();
+  const auto w = record_words(40, 1);
+  write_words(m, 0, w);
+  publish_unordered(m, 0, w);
+  auto r = c.peek();
+  ASSERT_TRUE(r.ok()) << errc_string(r.error());
+  EXPECT_EQ(r->body.size(), 40u);
+  EXPECT_EQ(r->end, w.size() * 8);
+  c.pop(*r);
+  EXPECT_EQ(c.peek().error(), Errc::empty);
+}
+
+TEST(ShmUnorderedTail, ATailAheadOfItsBytesIsNotReadUntilTheyLand) {
+  RingMemory m(kUnorderedRing);
+  auto c = m.consumer();
+  const auto w = record_words(40, 1);
+  publish_unordered(m, 0, w);  // the tail arrived, the bytes not yet
+  EXPECT_EQ(c.peek().error(), Errc::empty);
+  EXPECT_FALSE(c.has_data());
+  EXPECT_EQ(c.unread_bytes(), 0u);
+  auto partly = w;
+  partly[3] = 0;  // all but one word
+  write_words(m, 0, partly);
+  EXPECT_EQ(c.peek().error(), Errc::empty);
+  write_words(m, 0, w);
+  EXPECT_TRUE(c.has_data());
+  auto r = c.peek();
+  ASSERT_TRUE(r.ok()) << errc_string(r.error());
+  EXPECT_EQ(r->body.size(), 40u);
+}
+
+TEST(ShmUnorderedTail, RecordsBeforeTheLastAreReadAtOnce) {
+  RingMemory m(kUnorderedRing);
+  auto c = m.consumer();
+  const auto first = record_words(16, 1), second = record_words(24, 2);
+  write_words(m, 0, first);  // in place: the producer fenced before the second publish
+  publish_unordered(m, first.size() * 8, second);
+  auto r = c.peek();
+  ASSERT_TRUE(r.ok()) << errc_string(r.error());
+  EXPECT_EQ(r->body.size(), 16u);
+  c.pop(*r);
+  EXPECT_EQ(c.peek().error(), Errc::empty);
+  write_words(m, first.size() * 8, second);
+  r = c.peek();
+  ASSERT_TRUE(r.ok()) << errc_string(r.error());
+  EXPECT_EQ(r->body.size(), 24u);
+}
+
+TEST(ShmUnorderedTail, ADigestLeftFromAnEarlierTailDoesNotMatch) {
+  RingMemory m(kUnorderedRing);
+  auto c = m.consumer();
+  const auto w = record_words(40, 1);
+  write_words(m, 0, w);
+  publish_unordered(m, 0, w);
+  auto r = c.peek();
+  ASSERT_TRUE(r.ok());
+  c.pop(*r);
+  // The same bytes again at the next position, the old digest still there.
+  const uint64_t at = w.size() * 8;
+  write_words(m, at, w);
+  std::atomic_ref<uint64_t>(m.header()->tail).store((at + at) | kTailUnordered);
+  EXPECT_EQ(c.peek().error(), Errc::empty);
+}
+
+TEST(ShmUnorderedTail, MarkedTailsThatDoNotAddUpAreCorrupt) {
+  {  // the mark without the feature
+    RingMemory m(RingConfig{4096, 1024});
+    auto c = m.consumer();
+    const auto w = record_words(40, 1);
+    write_words(m, 0, w);
+    publish_unordered(m, 0, w);
+    EXPECT_EQ(c.peek().error(), Errc::corrupt);
+  }
+  for (uint64_t digest_words : {0ull, 33ull, 255ull}) {  // a length of none, or over 256 bytes
+    RingMemory m(kUnorderedRing);
+    auto c = m.consumer();
+    std::atomic_ref<uint64_t>(m.header()->tail_digest).store(0xabcdef00ull | digest_words);
+    std::atomic_ref<uint64_t>(m.header()->tail).store(48 | kTailUnordered);
+    EXPECT_EQ(c.peek().error(), Errc::corrupt) << digest_words;
+  }
+  {  // a last record that would start before the read position
+    RingMemory m(kUnorderedRing);
+    auto p = m.producer();
+    auto c = m.consumer();
+    push_record(p, 64, 1);
+    auto r = c.peek();
+    ASSERT_TRUE(r.ok());
+    c.pop(*r);
+    std::atomic_ref<uint64_t>(m.header()->tail_digest).store(0xabcdef00ull | 16);
+    std::atomic_ref<uint64_t>(m.header()->tail).store((c.read_position() + 64) | kTailUnordered);
+    EXPECT_EQ(c.peek().error(), Errc::corrupt);
+  }
 }
 
 }  // namespace

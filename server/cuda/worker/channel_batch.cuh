@@ -11,6 +11,7 @@
 // small spans of its own block's channels itself (scout.cuh), which saves
 // the hand-over to the rest of the block on the latency path.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/sdk/dispatch.h"
@@ -167,6 +168,24 @@ __device__ inline void publish_span(DeviceCursor& home, shm::RingHeader* req, sh
                                     uint64_t reply_tail, uint64_t reply_head) {
   release_fence_system();
   store_relaxed(&rep->tail, reply_tail);
+  store_relaxed(&req->head, read);
+  home.read = read;
+  home.reply_tail = reply_tail;
+  home.reply_head = reply_head;
+  home.stalled = 0;
+}
+
+// Thread 0, after every byte of one small reply record is stored (and a
+// barrier), the client having taken every reply before it: publishes it
+// without waiting for those bytes to land. The tail, marked kTailUnordered,
+// and the record's digest go out in one store, and the client checks the
+// digest (shm/tail_digest.h). No fence: a later publish that finds this
+// record not yet taken is ordered (publish_span), and its fence puts this
+// record in place before the later tail.
+__device__ inline void publish_unordered(DeviceCursor& home, shm::RingHeader* req, shm::RingHeader* rep,
+                                         uint64_t read, uint64_t reply_tail, uint64_t reply_head, uint64_t digest) {
+  static_assert(offsetof(shm::RingHeader, tail_digest) == offsetof(shm::RingHeader, tail) + 8);
+  store_relaxed_pair(&rep->tail, reply_tail | shm::kTailUnordered, digest);
   store_relaxed(&req->head, read);
   home.read = read;
   home.reply_tail = reply_tail;

@@ -30,6 +30,10 @@ __device__ void store_relaxed(T* p, T v) {
 __device__ inline void load_relaxed_pair(const uint64_t* p, uint64_t& first, uint64_t& second) {
   asm volatile("ld.relaxed.sys.global.v2.u64 {%0, %1}, [%2];" : "=l"(first), "=l"(second) : "l"(p) : "memory");
 }
+// Two adjacent words (16-byte aligned) in one store instruction.
+__device__ inline void store_relaxed_pair(uint64_t* p, uint64_t first, uint64_t second) {
+  asm volatile("st.relaxed.sys.global.v2.u64 [%0], {%1, %2};" ::"l"(p), "l"(first), "l"(second) : "memory");
+}
 // After a group of relaxed loads issued together: one fence, one round trip.
 __device__ inline void acquire_fence_system() {
   cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_system);

@@ -282,9 +282,9 @@ void GpuInstance::trace_rings() {
   const ScoutStats& sc = control_->scout;
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
-                "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu); ns: quiet loads "
+                "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu); ns: quiet loads "
                 "%llu (%llu rounds with the command words: %llu), moved loads %llu, fence %llu, post+serve %llu",
-                u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records),
+                u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies),
                 u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns), u(sc.moved_load_ns),
                 u(sc.fence_ns), u(sc.post_ns));
   trace(line);
@@ -374,6 +374,10 @@ Errc GpuInstance::bind(const WorkerMessage& m, std::shared_ptr<MappedSegment> se
   // Bounds from the daemon's own record, never from the client-writable header.
   d.capacity = m.capacity;
   d.max_record = m.max_record;
+  // The daemon formatted the reply ring; a client that clears the feature
+  // in its own ring only gets ordered replies. Staged replies are copied by
+  // the bridge, never unordered.
+  d.unordered_replies = !bridge_ && (at(c.reply->features).load(std::memory_order_relaxed) & shm::kRingUnorderedTail);
   // A fresh key per bind (not the daemon's session/slot pair, which repeats
   // when a slot is reused): the kernel resets its cursors on a new key.
   static uint64_t binds = 0;

@@ -26,15 +26,18 @@ struct PrefetchTarget {
   uint32_t slot;  // kMaxChannels: none
   uint64_t data;  // device address of its request ring's buffer
   uint64_t mask;  // capacity - 1
+  uint64_t reply_ring;  // device address of its reply RingHeader
 };
 
 // One round's prefetch, in registers: lane i holds bytes 8i..8i+7, and
 // the slot's lane (slot % 32, the lane that polls its tail) the tail and
-// the digest beside it.
+// the digest beside it; the next lane the client's reply head, which is
+// every lane's once checked.
 struct Prefetch {
   uint64_t word = 0;
   uint64_t tail = 0;
   uint64_t digest = 0;
+  uint64_t reply_head = 0;
   uint64_t from = 0;             // ring position the words start at
   uint32_t slot = kMaxChannels;  // kMaxChannels: nothing loaded
   bool valid = false;            // set by check_prefetch: the words are the record
@@ -57,6 +60,9 @@ __device__ inline Prefetch issue_prefetch(const PrefetchTarget& t, uint64_t requ
   // in flight from the same lane waited for the first (+0.8 µs per call).
   if (lane == t.slot % 32)
     load_relaxed_pair(&reinterpret_cast<const shm::RingHeader*>(request_ring)->tail, p.tail, p.digest);
+  // Whether the client has taken every reply so far decides whether the
+  // next may go out unordered (lone_record.cuh).
+  if (lane == (t.slot + 1) % 32) p.reply_head = load_relaxed(&reinterpret_cast<const shm::RingHeader*>(t.reply_ring)->head);
   return p;
 }
 
@@ -69,7 +75,8 @@ __device__ inline bool check_prefetch(Prefetch& p, uint64_t tail, uint32_t lane)
   const shm::DigestTerms t = lane < bytes / 8 ? shm::digest_word(p.word, lane) : shm::DigestTerms{0, 0};
   const uint32_t sum_a = __reduce_add_sync(0xffffffffu, t.a), sum_b = __reduce_add_sync(0xffffffffu, t.b);
   const uint32_t home = p.slot % 32;
-  p.valid = __shfl_sync(0xffffffffu, lane == home && shm::digest_finish(sum_a, sum_b, tail) == p.digest, home);
+  p.valid = __shfl_sync(0xffffffffu, lane == home && shm::digest_finish(sum_a, sum_b, tail, uint32_t(bytes / 8)) == p.digest, home);
+  p.reply_head = __shfl_sync(0xffffffffu, p.reply_head, (home + 1) % 32);
   return p.valid;
 }
 
