@@ -177,7 +177,7 @@ rk_status rk_send(rk_kernel* k, uint32_t type, const void* data, size_t len, uin
   if (!k) return fail(RK_E_INVALID_ARGUMENT, "kernel is NULL");
   return guarded([&] {
     LazyDeadline deadline(timeout_ms);
-    return send_data(k, type, data, len, correlation, deadline);
+    return send_data(k, type, data, len, correlation, deadline, false);
   });
 }
 
@@ -197,7 +197,7 @@ rk_status rk_call(rk_kernel* k, uint32_t type, const void* data, size_t len, rk_
     // One deadline for both halves: the caller's timeout bounds the whole call.
     LazyDeadline deadline(timeout_ms);
     const uint64_t correlation = k->next_correlation.fetch_add(1, std::memory_order_relaxed);
-    if (rk_status s = send_data(k, type, data, len, correlation, deadline); s != RK_OK) return s;
+    if (rk_status s = send_data(k, type, data, len, correlation, deadline, true); s != RK_OK) return s;
     rk_status s = wait_reply(k, correlation, deadline, reply);
     if (s == RK_E_TIMEOUT) abandon_reply(k, correlation);  // its late reply must not pin the ring
     return s;

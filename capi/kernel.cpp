@@ -70,10 +70,11 @@ void kick(rk_kernel* k) { kick(k, realtime_coarse_ns()); }
 // ring's own data bell is left alone: no kernel sleeps on it (a CPU kernel
 // parks on the instance's bell, which kick() rings; a GPU polls), and
 // ringing it was a locked RMW per message, which also drains the store
-// buffer. `now`: a coarse wall-clock reading, as for kick().
-void publish_request(rk_kernel* k, size_t len, uint64_t now) {
+// buffer. `now`: a coarse wall-clock reading, as for kick(). `awaited`: a
+// call will wait for this request's reply (RingProducer::publish_no_wake).
+void publish_request(rk_kernel* k, size_t len, uint64_t now, bool awaited) {
   k->requests.stage(len);
-  k->requests.publish_no_wake();
+  k->requests.publish_no_wake(awaited);
   kick(k, now);
 }
 
@@ -316,7 +317,7 @@ void release_kernel(rk_kernel* k) {
 }
 
 rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation,
-                    LazyDeadline& deadline) {
+                    LazyDeadline& deadline, bool awaited) {
   if (len && !data) return fail(RK_E_INVALID_ARGUMENT, "data is NULL");
   if (len > k->max_payload)
     return fail(RK_E_TOO_LARGE, "payload of " + std::to_string(len) + " bytes exceeds this channel's maximum of " +
@@ -332,7 +333,7 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   f.correlation = correlation;
   const uint64_t now = stamp(k, f);
   auto n = shm::write_data_envelope(*room, f, {static_cast<const std::byte*>(data), len});
-  publish_request(k, *n, now);
+  publish_request(k, *n, now, awaited);
   return ok();
 }
 
@@ -475,7 +476,7 @@ rk_status commit_data(rk_message* m, size_t len, uint32_t type, uint64_t correla
   f.correlation = correlation;
   const uint64_t now = stamp(k, f);
   auto n = shm::write_data_envelope_around(m->room, f, len);
-  publish_request(k, *n, now);
+  publish_request(k, *n, now, false);  // zero-copy sends are the streaming API
   k->reserver.store(std::thread::id(), std::memory_order_relaxed);
   k->send_mu.unlock();
   delete m;
@@ -487,7 +488,7 @@ rk_status commit_envelope(rk_message* m, size_t len) {
   if (len > m->room.size() || len % 8 != 0) return fail(RK_E_INVALID_ARGUMENT, "length outside the reservation");
   auto view = shm::read_envelope(m->room.first(len));
   if (!view) return fail(RK_E_MALFORMED, "the record is not a framed single-segment Envelope");
-  publish_request(k, len, realtime_coarse_ns());
+  publish_request(k, len, realtime_coarse_ns(), false);
   k->reserver.store(std::thread::id(), std::memory_order_relaxed);
   k->send_mu.unlock();
   delete m;

@@ -168,8 +168,10 @@ class LazyDeadline {
   std::optional<Deadline> at_;
 };
 
+// `awaited`: the caller waits for the reply next (rk_call), which makes the
+// request worth a tail digest (shm/tail_digest.h).
 rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, uint64_t correlation,
-                    LazyDeadline& deadline);
+                    LazyDeadline& deadline, bool awaited);
 // Waits for a reply: the one with `correlation`, or any if nullopt.
 rk_status wait_reply(rk_kernel* k, std::optional<uint64_t> correlation, LazyDeadline& deadline, rk_message** out);
 // Gives up waiting for the reply to `correlation` (a timed-out call): it

@@ -73,8 +73,11 @@ class RingProducer {
   // parked consumer.
   void publish();
   // publish() without the wake, for a caller that publishes several
-  // records or rings first and then calls data_bell().ring().
-  void publish_no_wake();
+  // records or rings first and then calls data_bell().ring(). `awaited`:
+  // the producer will wait for this record's answer, so a consumer across
+  // PCIe may well find it alone: worth its tail digest (shm/tail_digest.h;
+  // 20-30 ns of hashing a streaming producer does without).
+  void publish_no_wake(bool awaited = true);
 
   // Bytes free for records right now (from a fresh load of head).
   uint64_t free_bytes();
@@ -233,11 +236,12 @@ inline void RingProducer::stage(size_t len, uint32_t flags) {
   reserved_ = 0;
 }
 
-inline void RingProducer::publish_no_wake() {
+inline void RingProducer::publish_no_wake(bool awaited) {
   if (tail_ == published_) return;
   // One small record since the last publish (no padding before it): its
   // digest goes out with the tail, for a consumer across PCIe.
-  if ((cfg_.features & kRingTailDigest) && staged_pos_ == published_ && tail_ - published_ <= kTailDigestMaxBytes) {
+  if (awaited && (cfg_.features & kRingTailDigest) && staged_pos_ == published_ &&
+      tail_ - published_ <= kTailDigestMaxBytes) {
     const uint64_t digest = tail_digest(buf_ + (published_ & mask_), uint32_t((tail_ - published_) / 8), tail_);
     std::atomic_ref<uint64_t>(hdr_->tail_digest).store(digest, std::memory_order_relaxed);
   }

@@ -95,6 +95,19 @@ TEST(ShmTailDigest, APublishAfterPaddingLeavesTheOldDigest) {
   EXPECT_EQ(digest(m), before);
 }
 
+TEST(ShmTailDigest, AStreamedPublishLeavesTheOldDigest) {
+  RingMemory m(kDigestRing);
+  auto p = m.producer();
+  push_record(p, 16, 1);
+  const uint64_t first = digest(m);
+  auto r = p.try_reserve(24);
+  ASSERT_TRUE(r.ok());
+  p.stage(24);
+  p.publish_no_wake(/*awaited=*/false);
+  EXPECT_EQ(tail(m), 2 * record_bytes(16) + 8);
+  EXPECT_EQ(digest(m), first);
+}
+
 TEST(ShmTailDigest, OffWithoutTheFeature) {
   RingMemory m(RingConfig{4096, 1024});
   auto p = m.producer();
