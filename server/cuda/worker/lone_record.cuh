@@ -50,7 +50,7 @@ __device__ inline CursorWords load_cursor_words(const DeviceCursor& c, bool shar
   w.reply_ring = load_relaxed_gpu(&c.ch.reply_ring);
   w.capacity = load_relaxed_gpu(&c.ch.capacity);
   w.max_record = load_relaxed_gpu(&c.ch.max_record);
-  w.unordered_replies = load_relaxed_gpu(&c.ch.unordered_replies);
+  w.unordered_replies = shared_slot ? 0 : load_relaxed_gpu(&c.ch.unordered_replies);  // one-block kernels only
   if (shared_slot) {
     uint64_t* words = reinterpret_cast<uint64_t*>(&w);
 #pragma unroll
@@ -67,7 +67,10 @@ __device__ inline CursorWords load_cursor_words(const DeviceCursor& c, bool shar
 // not one record (serve_channel then need not read it again).
 // `prefetch`: when valid, the scout's words of exactly this span
 // (tail_prefetch.cuh): nothing is read across PCIe.
-template <class Handler>
+// kPrefetch: the one-block kernel's (prefetched requests, unordered
+// replies); a multi-block kernel carries none of that code (its 64 B echo
+// from 8 processes fell from 41 to 36 M msg/s with it).
+template <bool kPrefetch, class Handler>
 __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const CursorWords& w, uint64_t avail,
                                   Prefetch prefetch, uint8_t* smem_in, uint8_t* smem_out, Handler& handler,
                                   BlockTelemetry& tel, BlockStats* st, uint64_t& staged) {
@@ -83,7 +86,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
 
   const uint8_t* from = reinterpret_cast<const uint8_t*>(request_data) + at;
   uint64_t word[kLoneWordsPerLane];
-  if (prefetch.valid) {
+  if (kPrefetch && prefetch.valid) {
     static_assert(shm::kTailDigestMaxBytes == 32 * 8, "a prefetch is word 0 of every lane");
     word[0] = prefetch.word;
 #pragma unroll
@@ -146,7 +149,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
   // Otherwise the reply and, when it left room over, its filler's header,
   // after a fence: the client skips the filler's body unread.
   const uint64_t used = shm::record_bytes(h.reply_bytes);
-  const bool unordered = w.unordered_replies && prefetch.valid && prefetch.reply_head == reply_tail &&
+  const bool unordered = kPrefetch && w.unordered_replies && prefetch.valid && prefetch.reply_head == reply_tail &&
                          used <= shm::kTailDigestMaxBytes;
   const uint32_t out_bytes = uint32_t(unordered || used == need ? used : used + shm::kRecordHeaderBytes);
   uint8_t* to = ring_buffer(rep) + rep_at;

@@ -225,13 +225,17 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     // Prefetched words are the span when they start at the read position
     // and cover it; records read from host memory after a prefetch (not an
     // acquire) need the fence first.
-    const bool use_prefetch = prefetch.valid && prefetch.from == w.read && avail <= shm::kTailDigestMaxBytes;
-    if (prefetch.valid && !use_prefetch) acquire_fence_system();
-    if (!use_prefetch) prefetch = Prefetch{};
+    bool use_prefetch = false;
+    if constexpr (!kMultiBlock) {  // the only kernel whose scout prefetches
+      use_prefetch = prefetch.valid && prefetch.from == w.read && avail <= shm::kTailDigestMaxBytes;
+      if (prefetch.valid && !use_prefetch) acquire_fence_system();
+      if (!use_prefetch) prefetch = Prefetch{};
+    }
     // A lone record up to kLoneRecordBytes, else a span up to
     // kInlineSpanBytes through serve_channel.
     uint64_t staged = 0;
-    const bool lone = serve_lone_record(a, cur, w, avail, prefetch, smem_in, smem_out, handler, tel, st, staged);
+    const bool lone =
+        serve_lone_record<!kMultiBlock>(a, cur, w, avail, prefetch, smem_in, smem_out, handler, tel, st, staged);
     if (!lone && use_prefetch && staged == 0) acquire_fence_system();
     if (!lone && (avail > kInlineSpanBytes || !serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch,
                                                                                   stages, handler, reduce_scratch,
@@ -288,7 +292,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
         // A staged kernel's scout has no tails to poll: one round each time.
         const uint32_t budget = a.staged ? 1 : b.stalled ? kStalledRetryRounds : worked ? 1 : kScoutBudget;
         const ScoutResult r =
-            scout_until_work(scout, a, lane, budget, kSpinRounds, kIdleSleepNs, serve_inline, on_quiet);
+            scout_until_work<!kMultiBlock>(scout, a, lane, budget, kSpinRounds, kIdleSleepNs, serve_inline, on_quiet);
         if (lane == 0) {
           b.quit = r.quit;
           b.posted = r.posted;

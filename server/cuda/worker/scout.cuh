@@ -236,7 +236,9 @@ __device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint
 // the scout serves them itself, and the warp barrier before it orders
 // every lane's reads after the acquiring lane's. A staged
 // kernel's scout reads the command words alone: its bridge posts the tails.
-template <class ServeInline>
+// kPrefetch: the one-block kernel's scout prefetches (tail_prefetch.cuh);
+// a multi-block kernel's carries none of that code.
+template <bool kPrefetch, class ServeInline>
 __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
   ScoutResult r{false, false, false, false};
   uint32_t own_moved = 0, other_moved = 0;
@@ -270,9 +272,10 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // anything else it saw is fenced as usual.
   const uint32_t target = s.prefetch.slot;
   Prefetch prefetch;
-  if (!a.staged && target < s.count && is_hot(s, target) && s.seen_tail[target] != kUnknownTail)
-    prefetch = issue_prefetch(s.prefetch, s.request_ring[target], s.seen_tail[target], lane);
-  const bool prefetching = prefetch.slot != kMaxChannels;
+  if constexpr (kPrefetch)
+    if (!a.staged && target < s.count && is_hot(s, target) && s.seen_tail[target] != kUnknownTail)
+      prefetch = issue_prefetch(s.prefetch, s.request_ring[target], s.seen_tail[target], lane);
+  const bool prefetching = kPrefetch && prefetch.slot != kMaxChannels;
   uint32_t acquired;
   load_tails(s, lane, tail, want, !prefetching, acquired,
              [&](uint32_t k) { return !a.staged && is_hot(s, k) && k != prefetch.slot; });
@@ -436,13 +439,13 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
 // `sleep_ns` (bounded: new work is still seen within a few µs). The result's
 // `posted` says whether any round posted. `on_quiet()` runs after each
 // quiet round (the scout's chores that should not delay a reply).
-template <class ServeInline, class OnQuiet>
+template <bool kPrefetch, class ServeInline, class OnQuiet>
 __device__ ScoutResult scout_until_work(ScoutState& s, const KernelArgs& a, uint32_t lane, uint32_t budget,
                                         uint32_t spin_rounds, uint32_t sleep_ns, ServeInline& serve_inline,
                                         OnQuiet& on_quiet) {
   bool posted = false;
   for (uint32_t i = 0;; ++i) {
-    ScoutResult r = scout_round(s, a, lane, serve_inline);
+    ScoutResult r = scout_round<kPrefetch>(s, a, lane, serve_inline);
     posted |= r.posted;
     const bool quiet = !(r.posted || r.table_changed || r.quit);
     if (lane == 0) s.quiet_rounds = quiet ? s.quiet_rounds + 1 : 0;
