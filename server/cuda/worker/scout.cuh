@@ -61,6 +61,11 @@ struct ScoutState {
   uint32_t drained_rounds;              // consecutive rounds found drained while terminating
   uint32_t quiet_rounds;                // consecutive rounds that found nothing
   uint64_t now;                         // %globaltimer at the start of the round
+  // ... when its loads were in, and after its fence. In shared memory, not
+  // registers: they live across the serving code, whose register pressure
+  // spilled them, and reloading a spill after an acquire load (which
+  // empties L1) is an L2 round trip before the caller's reply.
+  uint64_t loaded_at, fenced_at;
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
   ScoutStats stats;                     // lane 0's running counters, mirrored to the control page
 };
@@ -322,7 +327,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   const bool acquired_elsewhere = acquired_moved && owner_block(acquired) != 0;
   const uint32_t movers = __ballot_sync(0xffffffffu, acquired_moved);
   const bool elsewhere = __any_sync(0xffffffffu, acquired_elsewhere);
-  const uint64_t loaded = lane == 0 ? globaltimer() : 0;  // the tails are in
+  if (lane == 0) s.loaded_at = globaltimer();  // the tails are in
   __syncwarp();  // lane 0's command words are in ScoutState for every lane
   const uint32_t active = s.active, terminate = s.terminate, bell = s.bell;
   const uint64_t epoch = s.epoch;
@@ -332,10 +337,10 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     if (lane == 0) {
       ++s.round;
       ++s.stats.rounds;
-      s.stats.quiet_load_ns += loaded - s.now;
+      s.stats.quiet_load_ns += s.loaded_at - s.now;
       if (read_commands) {
         ++s.stats.command_rounds;
-        s.stats.command_load_ns += loaded - s.now;
+        s.stats.command_load_ns += s.loaded_at - s.now;
       }
     }
     __syncwarp();
@@ -360,7 +365,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // A prefetched slot was not acquired: whoever reads it from host memory
   // later needs the fence.
   if (!serve_first && (unacquired || elsewhere || prefetch.valid)) acquire_fence_system();
-  const uint64_t fenced = lane == 0 ? globaltimer() : 0;
+  if (lane == 0) s.fenced_at = globaltimer();
   acquired_moved = acquired_moved && serve_first;
   bool moved = serve_first;
   bool sweep = false;
@@ -396,35 +401,37 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // Served first from prefetched words: the fence before anyone else may
   // read that channel's records (after the reply is out).
   if (acquired_moved && prefetch.valid && (acquired_elsewhere || r.left_for_block)) acquire_fence_system();
+  // From here on values come from ScoutState rather than registers held
+  // across the serving code (see loaded_at): note_move recorded the tail.
   if (acquired_moved) {
-    const uint64_t word = pending_word(s.key16[acquired], acquired_tail);
+    const uint64_t word = pending_word(s.key16[acquired], s.seen_tail[acquired]);
     if (acquired_elsewhere) store_release_gpu(&a.pending[acquired], word);
     else store_relaxed_gpu(&a.pending[acquired], word);
   }
 
-  if (terminate) {
+  if (s.terminate) {
     // Leave once everything seen is consumed, twice in a row (an owner may
     // be between reading its pending word and publishing); at once when
     // inactive, since nothing is served then.
     const bool drained =
-        !active || (a.staged ? staged_drained(s, a.cursors, lane) : scout_drained(s, a.cursors, lane));
+        !s.active || (a.staged ? staged_drained(s, a.cursors, lane) : scout_drained(s, a.cursors, lane));
     if (lane == 0) s.drained_rounds = drained && !moved ? s.drained_rounds + 1 : 0;
     __syncwarp();
     r.quit = s.drained_rounds >= 2;
     if (r.quit && lane == 0) store_release_gpu(&a.shared->quit, 1u);
   }
   if (lane == 0) {
-    if (sweep) s.last_bell = bell;  // a ring not yet answered by a sweep stays pending
+    if (sweep) s.last_bell = s.bell;  // a ring not yet answered by a sweep stays pending
     ++s.round;
     ++s.stats.rounds;
     s.stats.sweeps += sweep;
     if (moved) {
       ++s.stats.moved_rounds;
-      s.stats.moved_load_ns += loaded - s.now;
-      s.stats.fence_ns += fenced - loaded;
-      s.stats.post_ns += globaltimer() - fenced;
+      s.stats.moved_load_ns += s.loaded_at - s.now;
+      s.stats.fence_ns += s.fenced_at - s.loaded_at;
+      s.stats.post_ns += globaltimer() - s.fenced_at;
     }
-    if (sweep_due) publish_scout_stats(s, &a.control->scout);
+    if (s.round % kSweepEvery == 1) publish_scout_stats(s, &a.control->scout);  // a sweep's round (counted above)
   }
   __syncwarp();
   return r;
