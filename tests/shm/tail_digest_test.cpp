@@ -173,17 +173,22 @@ void publish_unordered(RingMemory& m, uint64_t at, const std::vector<uint64_t>& 
   std::atomic_ref<uint64_t>(m.header()->tail).store(end | kTailUnordered);
 }
 
+// The next record is there, of `body` bytes; pops it.
+void pop_expecting(RingConsumer& c, size_t body) {
+  auto r = c.peek();
+  ASSERT_TRUE(r.ok()) << errc_string(r.error());
+  EXPECT_EQ(r->body.size(), body);
+  c.pop(*r);
+}
+
 TEST(ShmUnorderedTail, ARecordWhoseDigestMatchesIsRead) {
   RingMemory m(kUnorderedRing);
   auto c = m.consumer();
   const auto w = record_words(40, 1);
   write_words(m, 0, w);
   publish_unordered(m, 0, w);
-  auto r = c.peek();
-  ASSERT_TRUE(r.ok()) << errc_string(r.error());
-  EXPECT_EQ(r->body.size(), 40u);
-  EXPECT_EQ(r->end, w.size() * 8);
-  c.pop(*r);
+  pop_expecting(c, 40);
+  EXPECT_EQ(c.read_position(), w.size() * 8);
   EXPECT_EQ(c.peek().error(), Errc::empty);
 }
 
@@ -201,9 +206,7 @@ TEST(ShmUnorderedTail, ATailAheadOfItsBytesIsNotReadUntilTheyLand) {
   EXPECT_EQ(c.peek().error(), Errc::empty);
   write_words(m, 0, w);
   EXPECT_TRUE(c.has_data());
-  auto r = c.peek();
-  ASSERT_TRUE(r.ok()) << errc_string(r.error());
-  EXPECT_EQ(r->body.size(), 40u);
+  pop_expecting(c, 40);
 }
 
 TEST(ShmUnorderedTail, RecordsBeforeTheLastAreReadAtOnce) {
@@ -212,15 +215,10 @@ TEST(ShmUnorderedTail, RecordsBeforeTheLastAreReadAtOnce) {
   const auto first = record_words(16, 1), second = record_words(24, 2);
   write_words(m, 0, first);  // in place: the producer fenced before the second publish
   publish_unordered(m, first.size() * 8, second);
-  auto r = c.peek();
-  ASSERT_TRUE(r.ok()) << errc_string(r.error());
-  EXPECT_EQ(r->body.size(), 16u);
-  c.pop(*r);
+  pop_expecting(c, 16);
   EXPECT_EQ(c.peek().error(), Errc::empty);
   write_words(m, first.size() * 8, second);
-  r = c.peek();
-  ASSERT_TRUE(r.ok()) << errc_string(r.error());
-  EXPECT_EQ(r->body.size(), 24u);
+  pop_expecting(c, 24);
 }
 
 TEST(ShmUnorderedTail, ADigestLeftFromAnEarlierTailDoesNotMatch) {
@@ -229,9 +227,7 @@ TEST(ShmUnorderedTail, ADigestLeftFromAnEarlierTailDoesNotMatch) {
   const auto w = record_words(40, 1);
   write_words(m, 0, w);
   publish_unordered(m, 0, w);
-  auto r = c.peek();
-  ASSERT_TRUE(r.ok());
-  c.pop(*r);
+  pop_expecting(c, 40);
   // The same bytes again at the next position, the old digest still there.
   const uint64_t at = w.size() * 8;
   write_words(m, at, w);
