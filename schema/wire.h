@@ -14,7 +14,9 @@
 
 namespace rk::wire {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+// 2: CUDA reply rings may carry unordered tails (shm/tail_digest.h), which
+// a client library of protocol 1 would read as a corrupt ring.
+inline constexpr uint32_t kProtocolVersion = 2;
 // Control messages are small; anything bigger is refused, not buffered.
 inline constexpr size_t kMaxPacketBytes = 64 * 1024;
 

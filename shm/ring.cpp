@@ -155,22 +155,24 @@ uint64_t RingConsumer::unread_bytes() const {
 
 // The tail up to which records may be read. A tail marked kTailUnordered
 // (kRingUnorderedTail: shm/tail_digest.h) was stored without ordering after
-// its last record: the records before that one are in place (the producer
-// fenced before this publish), and the last counts once its digest matches
-// the bytes. Anything that does not add up is returned as loaded, odd, for
-// peek_slow to report as corrupt.
+// its record, which the producer writes that way only when every earlier
+// one was taken: the record runs from the read position to the tail, and
+// counts once the digest beside the tail states its length and matches its
+// bytes. Until then nothing is new (the tail, the digest and the bytes
+// arrive in any order: the digest may still be an earlier record's). A
+// marked tail the producer could never have written (more than a small
+// record ahead) is returned as loaded, odd, for peek_slow to report as
+// corrupt.
 uint64_t RingConsumer::load_tail() const {
   const uint64_t raw = tail_of(hdr_).load(std::memory_order_acquire);
   if ((raw & kTailUnordered) == 0 || (cfg_.features & kRingUnorderedTail) == 0) return raw;
-  const uint64_t tail = raw & ~kTailUnordered;
+  const uint64_t tail = raw & ~kTailUnordered, bytes = tail - read_;
+  if (bytes == 0) return tail;  // read already
+  const uint64_t off = read_ & mask_;
+  if (bytes > kTailDigestMaxBytes || off + bytes > cfg_.capacity) return raw;
   const uint64_t digest = std::atomic_ref<uint64_t>(hdr_->tail_digest).load(std::memory_order_acquire);
-  const uint32_t words = digest_words(digest);
-  const uint64_t last = tail - 8 * uint64_t(words);  // where the last record starts
-  if (tail == read_) return tail;                      // read and released already
-  if (words == 0 || words > kTailDigestMaxWords || tail - read_ > cfg_.capacity || last - read_ > tail - read_ ||
-      (last & mask_) + 8 * uint64_t(words) > cfg_.capacity)
-    return raw;
-  return tail_digest(buf_ + (last & mask_), words, tail) == digest ? tail : last;
+  if (8 * uint64_t(digest_words(digest)) != bytes) return read_;
+  return tail_digest(buf_ + off, uint32_t(bytes / 8), tail) == digest ? tail : read_;
 }
 
 Result<Record> RingConsumer::peek_slow() {

@@ -214,19 +214,63 @@ TEST(ShmUnorderedTail, ATailAheadOfItsBytesIsNotReadUntilTheyLand) {
   pop_expecting(c, 40);
 }
 
-TEST(ShmUnorderedTail, RecordsBeforeTheLastAreReadAtOnce) {
+TEST(ShmUnorderedTail, ANewTailBesideAnOlderDigestIsNotReadUntilItsOwnLands) {
+  for (uint32_t second_body : {8u, 40u, 72u}) {  // shorter, as long as, longer than the first
+    RingMemory m(kUnorderedRing);
+    auto c = m.consumer();
+    const auto first = record_words(40, 1), second = record_words(second_body, 2);
+    write_words(m, 0, first);
+    publish_unordered(m, 0, first);
+    pop_expecting(c, 40);
+    // The second's tail landed; its digest and bytes not yet.
+    const uint64_t end = (first.size() + second.size()) * 8;
+    std::atomic_ref<uint64_t>(m.header()->tail).store(end | kTailUnordered);
+    EXPECT_EQ(c.peek().error(), Errc::empty) << second_body;
+    write_words(m, first.size() * 8, second);
+    EXPECT_EQ(c.peek().error(), Errc::empty) << second_body;
+    publish_unordered(m, first.size() * 8, second);
+    pop_expecting(c, second_body);
+  }
+  {  // the very first reply's tail beside a zeroed digest
+    RingMemory m(kUnorderedRing);
+    auto c = m.consumer();
+    std::atomic_ref<uint64_t>(m.header()->tail).store(48 | kTailUnordered);
+    EXPECT_EQ(c.peek().error(), Errc::empty);
+  }
+}
+
+TEST(ShmUnorderedTail, AnOrderedTailAfterAnUntakenUnorderedOneIsTrusted) {
   RingMemory m(kUnorderedRing);
   auto c = m.consumer();
   const auto first = record_words(16, 1), second = record_words(24, 2);
-  write_words(m, 0, first);  // in place: the producer fenced before the second publish
-  publish_unordered(m, first.size() * 8, second);
-  pop_expecting(c, 16);
-  EXPECT_EQ(c.peek().error(), Errc::empty);
+  write_words(m, 0, first);
+  publish_unordered(m, 0, first);
+  // The producer's next publish was fenced, which put the first in place.
   write_words(m, first.size() * 8, second);
+  std::atomic_ref<uint64_t>(m.header()->tail).store((first.size() + second.size()) * 8);
+  pop_expecting(c, 16);
   pop_expecting(c, 24);
+  EXPECT_EQ(c.peek().error(), Errc::empty);
 }
 
-TEST(ShmUnorderedTail, MarkedTailsThatDoNotAddUpAreCorrupt) {
+TEST(ShmUnorderedTail, ARecordEndingAtTheBufferEndIsChecked) {
+  RingMemory m(kUnorderedRing);
+  auto p = m.producer();
+  auto c = m.consumer();
+  for (int i = 0; i < 3; ++i) {  // to 4096 - 128: 3 x 1024 + 896
+    push_record(p, 1016, i);
+    pop_expecting(c, 1016);
+  }
+  push_record(p, 888, 3);
+  pop_expecting(c, 888);
+  ASSERT_EQ(c.read_position(), 4096u - 128);
+  const auto w = record_words(120, 4);  // 128 bytes, up to the end
+  write_words(m, 4096 - 128, w);
+  publish_unordered(m, 4096 - 128, w);
+  pop_expecting(c, 120);
+}
+
+TEST(ShmUnorderedTail, MarkedTailsTheProducerCouldNotHaveWrittenAreCorrupt) {
   {  // the mark without the feature
     RingMemory m(RingConfig{4096, 1024});
     auto c = m.consumer();
@@ -235,24 +279,12 @@ TEST(ShmUnorderedTail, MarkedTailsThatDoNotAddUpAreCorrupt) {
     publish_unordered(m, 0, w);
     EXPECT_EQ(c.peek().error(), Errc::corrupt);
   }
-  for (uint64_t digest_words : {0ull, 33ull, 255ull}) {  // a length of none, or over 256 bytes
+  for (uint64_t ahead : {kTailDigestMaxBytes + 8ull, 8192ull}) {  // more than a small record, more than the ring
     RingMemory m(kUnorderedRing);
     auto c = m.consumer();
-    std::atomic_ref<uint64_t>(m.header()->tail_digest).store(0xabcdef00ull | digest_words);
-    std::atomic_ref<uint64_t>(m.header()->tail).store(48 | kTailUnordered);
-    EXPECT_EQ(c.peek().error(), Errc::corrupt) << digest_words;
-  }
-  {  // a last record that would start before the read position
-    RingMemory m(kUnorderedRing);
-    auto p = m.producer();
-    auto c = m.consumer();
-    push_record(p, 64, 1);
-    auto r = c.peek();
-    ASSERT_TRUE(r.ok());
-    c.pop(*r);
-    std::atomic_ref<uint64_t>(m.header()->tail_digest).store(0xabcdef00ull | 16);
-    std::atomic_ref<uint64_t>(m.header()->tail).store((c.read_position() + 64) | kTailUnordered);
-    EXPECT_EQ(c.peek().error(), Errc::corrupt);
+    std::atomic_ref<uint64_t>(m.header()->tail_digest).store(0xabcdef00ull | (ahead / 8 % 256));
+    std::atomic_ref<uint64_t>(m.header()->tail).store(ahead | kTailUnordered);
+    EXPECT_EQ(c.peek().error(), Errc::corrupt) << ahead;
   }
 }
 

@@ -452,6 +452,13 @@ void GpuInstance::waker() {
           c.seen_reply_tail = tail;
           shm::Doorbell(&c.reply->data_bell).ring();
           last_event = monotonic_ns();
+        } else if ((tail & shm::kTailUnordered) &&
+                   at(c.reply->head).load(std::memory_order_relaxed) != (tail & ~shm::kTailUnordered)) {
+          // An unordered reply (shm/tail_digest.h) may have woken its client
+          // before its bytes landed, and the client slept again: ring on
+          // every scan until it takes the reply (not an event: the scans
+          // still back off).
+          shm::Doorbell(&c.reply->data_bell).ring();
         }
         if (head != c.seen_request_head) {
           c.seen_request_head = head;
