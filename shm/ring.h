@@ -34,7 +34,7 @@ namespace rk::shm {
 struct RingConfig {
   uint64_t capacity = 1u << 20;   // buffer bytes, power of two
   uint32_t max_record = 65792;    // 64 KiB payload + envelope headroom
-  uint32_t features = 0;          // kRingTailDigest (ring_layout.h)
+  uint32_t features = 0;          // kRingTailDigest, kRingUnorderedTail (ring_layout.h)
 };
 
 // Checks a config: power-of-two capacity of at least 4 KiB, and a max record

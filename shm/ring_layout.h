@@ -65,7 +65,7 @@ struct alignas(kRingLine) RingHeader {
   uint32_t version;
   uint64_t capacity;      // buffer bytes, a power of two
   uint32_t max_record;    // largest body accepted
-  uint32_t features;      // kRingTailDigest; 0 in rings made before it
+  uint32_t features;      // kRingTailDigest, kRingUnorderedTail; 0 in rings made before them
   uint8_t pad0[kRingLine - 24];
 
   // Line 1: producer-owned.

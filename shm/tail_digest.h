@@ -21,8 +21,9 @@
 //   (kTailUnordered) and the digest in one 16-byte store, with no system
 //   fence (which costs a call 0.85 µs on an H100, before or after the
 //   publish). Any other publish is fenced as usual, which also puts an
-//   earlier unordered record in place. So the client reads the records
-//   before the last at once, and the last once its digest matches.
+//   earlier unordered record in place. So a marked tail ends the one record
+//   that starts at the client's read position, which the client reads once
+//   the digest beside the tail states its length and matches it.
 //
 // The digest guards against torn reads of an honest producer, not against a
 // hostile one: records are validated as always. The sums of per-word terms

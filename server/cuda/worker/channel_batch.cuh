@@ -161,6 +161,14 @@ __device__ inline uint32_t reply_room(uint64_t len, uint64_t max_record) {
   return uint32_t(len + kReplySlack < max_record ? len + kReplySlack : max_record);
 }
 
+// The channel's cursor after a publish.
+__device__ inline void move_cursor(DeviceCursor& home, uint64_t read, uint64_t reply_tail, uint64_t reply_head) {
+  home.read = read;
+  home.reply_tail = reply_tail;
+  home.reply_head = reply_head;
+  home.stalled = 0;
+}
+
 // Thread 0, after every reply byte is stored (and a barrier): publishes a
 // span to the client (one system-scope fence, then the reply tail and the
 // request head) and moves the channel's cursor to it.
@@ -169,10 +177,7 @@ __device__ inline void publish_span(DeviceCursor& home, shm::RingHeader* req, sh
   release_fence_system();
   store_relaxed(&rep->tail, reply_tail);
   store_relaxed(&req->head, read);
-  home.read = read;
-  home.reply_tail = reply_tail;
-  home.reply_head = reply_head;
-  home.stalled = 0;
+  move_cursor(home, read, reply_tail, reply_head);
 }
 
 // Thread 0, after every byte of one small reply record is stored (and a
@@ -187,10 +192,7 @@ __device__ inline void publish_unordered(DeviceCursor& home, shm::RingHeader* re
   static_assert(offsetof(shm::RingHeader, tail_digest) == offsetof(shm::RingHeader, tail) + 8);
   store_relaxed_pair(&rep->tail, reply_tail | shm::kTailUnordered, digest);
   store_relaxed(&req->head, read);
-  home.read = read;
-  home.reply_tail = reply_tail;
-  home.reply_head = reply_head;
-  home.stalled = 0;
+  move_cursor(home, read, reply_tail, reply_head);
 }
 
 // The block's plan for one span, in shared memory.

@@ -162,13 +162,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
     else store<uint64_t>(to + i, v);
     if (i < shm::kTailDigestMaxBytes) first_word = v;
   }
-  uint64_t digest = 0;
-  if (unordered) {
-    const uint32_t words = uint32_t(used / 8);
-    const shm::DigestTerms t = lane < words ? shm::digest_word(first_word, lane) : shm::DigestTerms{0, 0};
-    const uint32_t sum_a = __reduce_add_sync(0xffffffffu, t.a), sum_b = __reduce_add_sync(0xffffffffu, t.b);
-    digest = shm::digest_finish(sum_a, sum_b, reply_tail + used, words);
-  }
+  const uint64_t digest = unordered ? warp_digest(first_word, uint32_t(used / 8), reply_tail + used, lane) : 0;
   // Every lane's stores before lane 0's fence (fences are cumulative over
   // the warp barrier), and the fence before the new indices.
   __syncwarp();

@@ -66,16 +66,23 @@ __device__ inline Prefetch issue_prefetch(const PrefetchTarget& t, uint64_t requ
   return p;
 }
 
+// The digest word (shm/tail_digest.h) of a record of `words` words, lane i
+// holding word i, published by `tail`; every lane of the warp calls it.
+__device__ __forceinline__ uint64_t warp_digest(uint64_t word, uint32_t words, uint64_t tail, uint32_t lane) {
+  const shm::DigestTerms t = lane < words ? shm::digest_word(word, lane) : shm::DigestTerms{0, 0};
+  const uint32_t sum_a = __reduce_add_sync(0xffffffffu, t.a), sum_b = __reduce_add_sync(0xffffffffu, t.b);
+  return shm::digest_finish(sum_a, sum_b, tail, words);
+}
+
 // With the slot's new tail in every lane: whether the words are the one
 // record published between p.from and `tail`. Warp-wide result.
 __device__ inline bool check_prefetch(Prefetch& p, uint64_t tail, uint32_t lane) {
   static_assert(offsetof(shm::RingHeader, tail_digest) == offsetof(shm::RingHeader, tail) + 8);
   const uint64_t bytes = tail - p.from;
   if (p.slot == kMaxChannels || bytes == 0 || bytes > shm::kTailDigestMaxBytes || bytes % 8 != 0) return false;
-  const shm::DigestTerms t = lane < bytes / 8 ? shm::digest_word(p.word, lane) : shm::DigestTerms{0, 0};
-  const uint32_t sum_a = __reduce_add_sync(0xffffffffu, t.a), sum_b = __reduce_add_sync(0xffffffffu, t.b);
+  const uint64_t digest = warp_digest(p.word, uint32_t(bytes / 8), tail, lane);
   const uint32_t home = p.slot % 32;
-  p.valid = __shfl_sync(0xffffffffu, lane == home && shm::digest_finish(sum_a, sum_b, tail, uint32_t(bytes / 8)) == p.digest, home);
+  p.valid = __shfl_sync(0xffffffffu, lane == home && digest == p.digest, home);
   p.reply_head = __shfl_sync(0xffffffffu, p.reply_head, (home + 1) % 32);
   return p.valid;
 }
