@@ -79,6 +79,7 @@ struct Options {
   uint64_t mapped_bytes = uint64_t{256} << 20;  // mapped_read's host buffer
   uint64_t h2d_bytes = uint64_t{1} << 30;       // h2d_copy's bytes per measurement
   bool quick = false;
+  std::string samples_dir;  // raw latency samples, one file per measurement (for studying tails)
   std::string command_line;
 };
 
@@ -394,8 +395,29 @@ bool Harness::collect(std::vector<Child>& children, Board& board, uint32_t n, in
 
 uint64_t warmup_for(uint64_t rounds) { return std::min<uint64_t>(10000, std::max<uint64_t>(100, rounds / 10)); }
 
+// --samples-dir: every latency measurement's samples in the order taken, as
+// native uint64 ns, so a tail can be told periodic (the kernel's) from random.
+std::string g_samples_dir;
+
+void save_samples(const std::string& name, const std::vector<uint64_t>& ns) {
+  if (g_samples_dir.empty()) return;
+  for (int n = 0;; ++n) {
+    const std::string path = g_samples_dir + "/" + name + (n ? "-" + std::to_string(n) : "") + ".u64";
+    if (FILE* probe = std::fopen(path.c_str(), "rb")) {
+      std::fclose(probe);
+      continue;
+    }
+    if (FILE* f = std::fopen(path.c_str(), "wb")) {
+      std::fwrite(ns.data(), sizeof(uint64_t), ns.size(), f);
+      std::fclose(f);
+    }
+    return;
+  }
+}
+
 Record latency_record(const char* scenario, const std::string& backend, const std::string& impl, uint64_t payload,
                       std::vector<uint64_t> ns) {
+  save_samples(std::string(scenario) + "-" + backend + "-" + impl + "-" + std::to_string(payload), ns);
   Record r{scenario, backend, impl, payload};
   double total = 0;
   for (uint64_t v : ns) total += double(v);
@@ -798,8 +820,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--consume-payload", o.consume_payload, "request values bytes of the consume scenario")
       ->capture_default_str();
+  app.add_option("--samples-dir", o.samples_dir, "write each latency measurement's raw samples (uint64 ns) here");
   app.add_flag("--quick", o.quick, "smoke run in a few seconds (CI): small counts, fewer sizes");
   CLI11_PARSE(app, argc, argv);
+  g_samples_dir = o.samples_dir;
   auto split = [](const std::string& s) {
     std::vector<std::string> out;
     std::stringstream ss(s);
