@@ -55,7 +55,7 @@ struct alignas(128) ScoutStats {
   uint64_t command_load_ns; // ... their loads' round trip (also in quiet_load_ns)
   uint64_t lone_records;    // inline spans that took the lone-record path (lone_record.cuh)
   uint64_t prefetched_records;  // ... of them, read with their tail (tail_prefetch.cuh)
-  uint64_t unordered_replies;   // ... of them, whose client had taken every reply: unordered if the reply fits 256 B (shm/tail_digest.h)
+  uint64_t unordered_replies;   // lone records whose reply went out unordered (shm/tail_digest.h)
 };
 static_assert(sizeof(ScoutStats) == 128);
 

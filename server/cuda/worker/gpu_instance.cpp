@@ -9,6 +9,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <string>
 
 #include "server/cuda/worker/cuda_check.h"
 #include "server/cuda/worker/persistent_kernel.h"
@@ -316,6 +317,10 @@ void GpuInstance::monitor() {
   at(control_->cb.terminated).store(1, std::memory_order_release);
   exited_.store(true);
   trace("kernel exited", id_);
+  if (const char* log = std::getenv("RK_ROUND_LOG"); log && *log) {
+    const std::string path = std::string(log) + "." + std::to_string(id_);
+    if (write_round_log(path.c_str()) != cudaSuccess) trace("round log not written", id_);
+  }
   shm::Doorbell(&bell_->parked).wake_all();
   on_exit_(id_);
 }

@@ -59,10 +59,12 @@ __device__ inline CursorWords load_cursor_words(const DeviceCursor& c, bool shar
   return w;
 }
 
+// What serve_lone_record did: declined leaves the channel as it was.
+enum class LoneServed : uint32_t { declined, ordered, unordered };
+
 // The scout's 32 lanes, all with the same arguments: `w` as loaded from
 // `home`, `avail` bytes published past w.read. Returns (in every lane)
-// whether the record was served and published; false leaves the channel
-// as it was.
+// whether the record was served and published, and how its reply went out.
 // `staged`: set to the bytes left in smem_in when the span was read but is
 // not one record (serve_channel then need not read it again).
 // `prefetch`: when valid, the scout's words of exactly this span
@@ -71,10 +73,11 @@ __device__ inline CursorWords load_cursor_words(const DeviceCursor& c, bool shar
 // replies); a multi-block kernel carries none of that code (its 64 B echo
 // from 8 processes fell from 41 to 36 M msg/s with it).
 template <bool kPrefetch, class Handler>
-__device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const CursorWords& w, uint64_t avail,
+__device__ LoneServed serve_lone_record(const KernelArgs& a, DeviceCursor& home, const CursorWords& w, uint64_t avail,
                                   Prefetch prefetch, uint8_t* smem_in, uint8_t* smem_out, Handler& handler,
                                   BlockTelemetry& tel, BlockStats* st, uint64_t& staged) {
-  if (a.staged || avail > kLoneRecordBytes || avail < shm::kRecordHeaderBytes || avail % 8 != 0) return false;
+  if (a.staged || avail > kLoneRecordBytes || avail < shm::kRecordHeaderBytes || avail % 8 != 0)
+    return LoneServed::declined;
   const uint32_t lane = threadIdx.x % 32;
   const uint64_t t0 = globaltimer();
   const uint64_t read = w.read, reply_tail = w.reply_tail, reply_head = w.reply_head;
@@ -82,7 +85,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
   const uint64_t cap = w.capacity, max_record = w.max_record;
   const uint64_t mask = cap - 1, at = read & mask;
   // Unaligned indices and wraps are serve_channel's to judge.
-  if (read % 8 != 0 || reply_tail % 8 != 0 || at + avail > cap) return false;
+  if (read % 8 != 0 || reply_tail % 8 != 0 || at + avail > cap) return LoneServed::declined;
 
   const uint8_t* from = reinterpret_cast<const uint8_t*>(request_data) + at;
   uint64_t word[kLoneWordsPerLane];
@@ -111,18 +114,18 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
   const uint64_t t1 = globaltimer();
   if ((flags & (shm::kRecordPadding | shm::kRecordFiller | shm::kRecordReservedMask)) != 0 || len > max_record ||
       shm::record_bytes(len) != avail)
-    return false;
+    return LoneServed::declined;
   const uint32_t rcap = reply_room(len, max_record);
   const uint64_t need = shm::record_bytes(rcap), rep_at = reply_tail & mask;
   auto* rep = reinterpret_cast<shm::RingHeader*>(reply_ring);
-  if (rep_at + need > cap) return false;
+  if (rep_at + need > cap) return LoneServed::declined;
   uint64_t head = reply_head;
   if (reply_tail + need - head > cap) {
     // The cached head leaves too little room: read the client's (one PCIe
     // round trip per ring's worth of replies), as plan_batch does. A head
     // past what we published, or a full ring, is serve_channel's to judge.
     head = __shfl_sync(0xffffffffu, lane == 0 ? load_acquire(&rep->head) : 0, 0);
-    if (reply_tail - head > cap || reply_tail + need - head > cap) return false;
+    if (reply_tail - head > cap || reply_tail + need - head > cap) return LoneServed::declined;
   }
   __syncwarp();  // the record is in shared memory for every lane; the head's acquire before the reply's stores
 
@@ -174,7 +177,7 @@ __device__ bool serve_lone_record(const KernelArgs& a, DeviceCursor& home, const
                  {t0, t1, t2, t3, globaltimer()});
   }
   __syncwarp();
-  return true;
+  return unordered ? LoneServed::unordered : LoneServed::ordered;
 }
 
 }  // namespace rk::server::gpu

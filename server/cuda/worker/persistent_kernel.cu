@@ -12,6 +12,8 @@
 // PCIe carries one poll per round per kernel, not one per block or per
 // channel, and a lone message costs two round trips to find and read.
 // Nothing does a read-modify-write on host memory.
+#include <cstdio>
+
 #include "kernels/builtin/builtins.h"
 #include "server/cuda/worker/channel_batch.cuh"
 #include "server/cuda/worker/channel_owner.cuh"
@@ -237,8 +239,9 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     // A lone record up to kLoneRecordBytes, else a span up to
     // kInlineSpanBytes through serve_channel.
     uint64_t staged = 0;
-    const bool lone =
+    const LoneServed served =
         serve_lone_record<!kMultiBlock>(a, cur, w, avail, prefetch, smem_in, smem_out, handler, tel, st, staged);
+    const bool lone = served != LoneServed::declined;
     if (!lone && use_prefetch && staged == 0) acquire_fence_system();
     if (!lone && (avail > kInlineSpanBytes || !serve_channel<false, kMultiBlock>(WarpTeam{}, a, cur, avail, batch,
                                                                                   stages, handler, reduce_scratch,
@@ -248,7 +251,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       ++scout.stats.inline_spans;
       scout.stats.lone_records += lone;
       scout.stats.prefetched_records += lone && use_prefetch;
-      scout.stats.unordered_replies += lone && w.unordered_replies && use_prefetch && prefetch.reply_head == w.reply_tail;
+      scout.stats.unordered_replies += served == LoneServed::unordered;
       // Only a channel of small records: a prefetch that cannot match costs
       // the round its acquire loads (a fence instead: 256 B calls 7.5 ->
       // 8.7 µs on an H100). And only in a one-block kernel, the latency
@@ -435,6 +438,26 @@ cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint
   if (!k) return cudaErrorInvalidDeviceFunction;
   k<<<grid, block, persistent_kernel_smem(block), stream>>>(args);
   return cudaGetLastError();
+}
+
+cudaError_t write_round_log(const char* path) {
+#if RK_ROUND_LOG
+  // The count, then the entries (the newest kRoundLogEntries; bench/round_log.py).
+  static RoundLogEntry entries[kRoundLogEntries];
+  uint32_t count = 0;
+  cudaError_t e = cudaMemcpyFromSymbol(&count, g_round_count, sizeof count);
+  if (e == cudaSuccess) e = cudaMemcpyFromSymbol(entries, g_round_log, sizeof entries);
+  if (e != cudaSuccess) return e;
+  if (FILE* f = std::fopen(path, "wb")) {
+    std::fwrite(&count, sizeof count, 1, f);
+    std::fwrite(entries, sizeof entries, 1, f);
+    std::fclose(f);
+  }
+  return cudaSuccess;
+#else
+  (void)path;
+  return cudaSuccess;
+#endif
 }
 
 cudaError_t launch_trap_kernel(cudaStream_t stream) {

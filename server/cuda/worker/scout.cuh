@@ -24,6 +24,7 @@
 #include "server/cuda/worker/channel_owner.cuh"
 #include "server/cuda/worker/device_atomics.cuh"
 #include "server/cuda/worker/kernel_args.h"
+#include "server/cuda/worker/round_log.cuh"
 #include "server/cuda/worker/tail_prefetch.cuh"
 #include "shm/ring_layout.h"
 #include "shm/segment_layout.h"
@@ -355,6 +356,8 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
         ++s.stats.command_rounds;
         s.stats.command_load_ns += s.loaded_at - s.now;
       }
+      log_round(s.now, s.loaded_at, s.loaded_at,
+                (read_commands ? kRoundCommands : 0u) | (prefetching ? kRoundPrefetch : 0u));
     }
     __syncwarp();
     return r;  // quiet
@@ -445,6 +448,10 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       s.stats.post_ns += globaltimer() - s.fenced_at;
     }
     if (s.round % kSweepEvery == 1) publish_scout_stats(s, &a.control->scout);  // a sweep's round (counted above)
+    log_round(s.now, s.loaded_at, s.fenced_at,
+              kRoundNotQuiet | (moved ? kRoundMoved : 0u) | (read_commands ? kRoundCommands : 0u) |
+                  (prefetching ? kRoundPrefetch : 0u) | (sweep ? kRoundSweep : 0u) |
+                  (serve_first ? kRoundServeFirst : 0u) | (prefetch.valid ? kRoundPrefetchHit : 0u));
   }
   __syncwarp();
   return r;

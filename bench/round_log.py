@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Reads a scout round log (a RINGKERNEL_ROUND_LOG build of the CUDA worker,
+run with RK_ROUND_LOG=<prefix>; server/cuda/worker/round_log.cuh) and tells
+where a lone caller's round trips go.
+
+In a ping-pong the scout's rounds lock to the caller: one round per call,
+which finds the next request, serves it and ends. So the time from one
+serving round to the next is the call's period, and a call that took longer
+shows why: quiet rounds in between (the round that should have found the
+request missed it: the caller's request landed after that round's loads read
+its tail), a gap between rounds (block 0's loop), or a slow serving round.
+
+    python3 bench/round_log.py rl.1 [--slow-ns 7000]
+"""
+import argparse
+import collections
+import struct
+import sys
+
+ENTRY = struct.Struct("<4I")
+NOT_QUIET, MOVED, COMMANDS, PREFETCH, SWEEP, SERVE_FIRST, PREFETCH_HIT = (1 << i for i in range(7))
+SEGMENT_GAP_NS = 1_000_000  # a pause this long between serving rounds starts a new measurement
+
+
+def load(path):
+    data = open(path, "rb").read()
+    (count,) = struct.unpack_from("<I", data)
+    capacity = (len(data) - 4) // ENTRY.size
+    entries = [ENTRY.unpack_from(data, 4 + ENTRY.size * i) for i in range(capacity)]
+    if count <= capacity:
+        return entries[:count]
+    first = count % capacity  # the ring wrapped: oldest first
+    return entries[first:] + entries[:first]
+
+
+def quantiles(values, qs=(0.01, 0.1, 0.5, 0.9, 0.99)):
+    if not values:
+        return "-"
+    v = sorted(values)
+    return " ".join(f"p{round(q * 100, 1):g} {v[min(len(v) - 1, int(len(v) * q))] / 1000:.2f}" for q in qs)
+
+
+def since(a, b):
+    return (b - a) & 0xFFFFFFFF
+
+
+def report(rounds, slow_ns):
+    moved = [i for i, e in enumerate(rounds) if e[3] & MOVED]
+    print(f"{len(rounds)} rounds, {len(moved)} served or posted")
+    segments = [[moved[0]]] if moved else []
+    for a, b in zip(moved, moved[1:]):
+        if since(rounds[a][0], rounds[b][0]) > SEGMENT_GAP_NS:
+            segments.append([])
+        segments[-1].append(b)
+    for seg in segments:
+        if len(seg) < 1000:
+            continue
+        periods, gaps, by_quiet, slow_by_quiet = [], [], collections.Counter(), collections.Counter()
+        for a, b in zip(seg, seg[1:]):
+            period = since(rounds[a][0], rounds[b][0])
+            quiet = min(b - a - 1, 4)
+            periods.append(period)
+            by_quiet[quiet] += 1
+            if period > slow_ns:
+                slow_by_quiet[quiet] += 1
+            gaps.append(since(rounds[a][0], rounds[a + 1][0]) - rounds[a][2])
+        n = len(periods)
+        pct = lambda c: ", ".join(f"{k if k < 4 else '4+'}: {100 * v / n:.2f} %" for k, v in sorted(c.items()))
+        print(f"\nmeasurement of {len(seg)} serving rounds")
+        print(f"  period (serving round to serving round, us): {quantiles(periods)}")
+        print(f"  quiet rounds in between: {pct(by_quiet)}")
+        print(f"  periods over {slow_ns / 1000:g} us, by quiet rounds in between: {pct(slow_by_quiet)}")
+        print(f"  gap after a serving round (us): {quantiles(gaps)}; over 1 us: "
+              f"{100 * sum(g > 1000 for g in gaps) / n:.2f} %")
+        print(f"  serving round, loads (us): {quantiles([rounds[i][1] for i in seg])}")
+        print(f"  serving round, whole (us): {quantiles([rounds[i][2] for i in seg])}")
+        flags = collections.Counter(rounds[i][3] & 0xFF for i in seg)
+        hits = sum(v for k, v in flags.items() if k & PREFETCH_HIT)
+        print(f"  served from prefetched words: {100 * hits / len(seg):.1f} %")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("log")
+    p.add_argument("--slow-ns", type=int, default=7000, help="a period above this is slow (default 7000)")
+    a = p.parse_args()
+    report(load(a.log), a.slow_ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+// The round log: a diagnostic build's record of every scout round (cmake
+// -DRINGKERNEL_ROUND_LOG=ON), to see where a lone caller's slow round trips
+// come from: a round that missed the request (the caller's next round trip
+// waits a whole round), block 0's trips, slow loads or slow serving. The
+// worker writes the newest kRoundLogEntries rounds of the kernel that
+// exits to $RK_ROUND_LOG.<kernel id> (persistent_kernel.cu), and
+// bench/round_log.py reads them. Built without it, log_round() is no code:
+// the log costs a global atomic per round.
+#pragma once
+#include <cstdint>
+
+#include "server/cuda/worker/device_atomics.cuh"
+
+namespace rk::server::gpu {
+
+inline constexpr uint32_t kRoundLogEntries = 1u << 20;
+
+// One round. Times are %globaltimer ns; `start` is its low 32 bits.
+struct RoundLogEntry {
+  uint32_t start;
+  uint32_t loads_ns;  // until the round's loads were in
+  uint32_t total_ns;  // until the round ended (serving included)
+  uint32_t flags;     // RoundFlag bits; bits 8..31: the fence's ns
+};
+
+enum RoundFlag : uint32_t {
+  kRoundNotQuiet = 1u << 0,  // it saw a move, a bell, a command or a sweep was due
+  kRoundMoved = 1u << 1,     // it posted or served something
+  kRoundCommands = 1u << 2,  // it read the command words and the bell
+  kRoundPrefetch = 1u << 3,  // it prefetched its target's next record
+  kRoundSweep = 1u << 4,     // it read every cold channel's tail
+  kRoundServeFirst = 1u << 5,  // it served before posting (no fence)
+  kRoundPrefetchHit = 1u << 6,  // the prefetched words were the record
+};
+
+#if RK_ROUND_LOG
+__device__ RoundLogEntry g_round_log[kRoundLogEntries];
+__device__ uint32_t g_round_count;
+
+// Lane 0, at the end of a round.
+__device__ inline void log_round(uint64_t start, uint64_t loaded_at, uint64_t fenced_at, uint32_t flags) {
+  const uint32_t i = atomicAdd(&g_round_count, 1u) % kRoundLogEntries;
+  const uint64_t fence = fenced_at > loaded_at ? fenced_at - loaded_at : 0;
+  g_round_log[i] = RoundLogEntry{uint32_t(start), uint32_t(loaded_at - start), uint32_t(globaltimer() - start),
+                                 flags | uint32_t(fence < (1u << 24) ? fence : (1u << 24) - 1) << 8};
+}
+#else
+__device__ inline void log_round(uint64_t, uint64_t, uint64_t, uint32_t) {}
+#endif
+
+}  // namespace rk::server::gpu
