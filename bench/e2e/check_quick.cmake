@@ -1,9 +1,12 @@
 # ctest ringkernel_bench_quick: runs `ringkernel-bench --quick --backend cpu
-# --json OUT` and checks that OUT parses and holds records of every scenario
-# and of the cpu_ipc baseline. No timing is asserted.
+# --json OUT --samples-dir OUT.samples` and checks that OUT parses and holds
+# records of every scenario and of the cpu_ipc baseline, and that each
+# latency record's raw samples were written. No timing is asserted.
 cmake_minimum_required(VERSION 3.25)
 file(REMOVE ${OUT})
-execute_process(COMMAND ${BENCH} --quick --backend cpu --json ${OUT}
+file(REMOVE_RECURSE ${OUT}.samples)
+file(MAKE_DIRECTORY ${OUT}.samples)
+execute_process(COMMAND ${BENCH} --quick --backend cpu --json ${OUT} --samples-dir ${OUT}.samples
   RESULT_VARIABLE rc TIMEOUT 280)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "ringkernel-bench exited with ${rc}")
@@ -26,6 +29,19 @@ foreach(i RANGE ${last})
     endif()
   endforeach()
   list(APPEND seen "${scenario}/${impl}/${backend}")
+  if(scenario MATCHES "^latency")
+    string(JSON payload GET "${text}" records ${i} payload_bytes)
+    string(JSON samples GET "${text}" records ${i} samples)
+    set(raw ${OUT}.samples/${scenario}-${backend}-${impl}-${payload}.u64)
+    if(NOT EXISTS ${raw})
+      message(FATAL_ERROR "no raw samples for record ${i}: ${raw}")
+    endif()
+    file(SIZE ${raw} size)
+    math(EXPR want "${samples} * 8")
+    if(NOT size EQUAL want)
+      message(FATAL_ERROR "${raw}: ${size} bytes, want ${want} (${samples} samples)")
+    endif()
+  endif()
 endforeach()
 foreach(want latency/ringkernel/cpu latency/cpu_ipc/cpu latency_idle/ringkernel/cpu
              throughput/ringkernel/cpu throughput/cpu_ipc/cpu fairness/ringkernel/cpu
