@@ -73,9 +73,9 @@ enum class LoneServed : uint32_t { declined, ordered, unordered };
 // replies); a multi-block kernel carries none of that code (its 64 B echo
 // from 8 processes fell from 41 to 36 M msg/s with it).
 template <bool kPrefetch, class Handler>
-__device__ LoneServed serve_lone_record(const KernelArgs& a, DeviceCursor& home, const CursorWords& w, uint64_t avail,
-                                  Prefetch prefetch, uint8_t* smem_in, uint8_t* smem_out, Handler& handler,
-                                  BlockTelemetry& tel, BlockStats* st, uint64_t& staged) {
+__device__ LoneServed serve_lone_record(const KernelArgs& a, DeviceCursor& home, const CursorWords& w,
+                                        uint64_t avail, Prefetch prefetch, uint8_t* smem_in, uint8_t* smem_out,
+                                        Handler& handler, BlockTelemetry& tel, BlockStats* st, uint64_t& staged) {
   if (a.staged || avail > kLoneRecordBytes || avail < shm::kRecordHeaderBytes || avail % 8 != 0)
     return LoneServed::declined;
   const uint32_t lane = threadIdx.x % 32;

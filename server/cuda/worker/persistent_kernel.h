@@ -22,12 +22,11 @@ cudaError_t persistent_kernel_blocks_per_sm(uint32_t builtin, uint32_t grid, uin
 cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint32_t block, cudaStream_t stream);
 // A kernel that traps at once: the fault path's test.
 cudaError_t launch_trap_kernel(cudaStream_t stream);
-
-// A RINGKERNEL_ROUND_LOG build: writes the scout rounds' log
-// (round_log.cuh) to `path`. Otherwise does nothing.
-cudaError_t write_round_log(const char* path);
 // A kernel that spins without a heartbeat until `cb` says terminate: the
 // hang watchdog's test.
 cudaError_t launch_hang_kernel(const ControlBlock* cb, cudaStream_t stream);
+// A RINGKERNEL_ROUND_LOG build: writes the scout rounds' log
+// (round_log.cuh) to `path`. Otherwise does nothing.
+cudaError_t write_round_log(const char* path);
 
 }  // namespace rk::server::gpu
