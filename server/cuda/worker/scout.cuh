@@ -113,14 +113,25 @@ __device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[
                            uint64_t (&seen)[kLoadsPerLane], bool (&want)[kLoadsPerLane], bool acquire_first,
                            uint32_t& acquired, Pick pick) {
   acquired = kMaxChannels;
+  // Every shared-memory word first, then the loads back to back: read
+  // between them, each word waited for the load before it (an acquire
+  // holds back every later load, and the loads' memory clobbers made the
+  // compiler read `count` and `now` again each time), and the round's
+  // code took as long as its PCIe round trip.
+  const uint32_t count = s.count;
+  uint64_t ring[kLoadsPerLane];
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
-    want[j] = k < s.count && s.request_ring[k] != 0 && pick(k);
+    ring[j] = s.request_ring[k];
     seen[j] = s.seen_tail[k];
-    const uint64_t* at = &reinterpret_cast<const shm::RingHeader*>(s.request_ring[k])->tail;
+    want[j] = (k < count) & (ring[j] != 0) & pick(k);
+  }
+#pragma unroll
+  for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
+    const uint64_t* at = &reinterpret_cast<const shm::RingHeader*>(ring[j])->tail;
     const bool acquire = want[j] && acquire_first && acquired == kMaxChannels;
-    if (acquire) acquired = k;
+    if (acquire) acquired = lane + 32 * j;
     tail[j] = !want[j] ? 0 : acquire ? load_acquire(at) : load_relaxed(at);
   }
 }
@@ -296,7 +307,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   const bool prefetching = kPrefetch && prefetch.slot != kMaxChannels;
   uint32_t acquired;
   load_tails(s, lane, tail, seen, want, !prefetching, acquired,
-             [&](uint32_t k) { return !a.staged && is_hot(s, k) && k != prefetch.slot; });
+             [&, now = s.now](uint32_t k) { return !a.staged & (s.hot_until[k] > now) & (k != prefetch.slot); });
   if (prefetching) {
     // The prefetch loaded that slot's tail (with its digest).
 #pragma unroll
@@ -405,7 +416,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     sweep = !a.staged && (r.table_changed || terminate || sweep_due || (bell_rang && (!moved || s.round % 8 == 0)));
     if (active && sweep) {
       uint32_t none;
-      load_tails(s, lane, tail, seen, want, false, none, [&](uint32_t k) { return !is_hot(s, k); });
+      load_tails(s, lane, tail, seen, want, false, none, [&, now = s.now](uint32_t k) { return s.hot_until[k] <= now; });
       acquire_fence_system();
       moved |= post_tails(s, a.shared, a.pending, lane, tail, want, own_moved, other_moved);
     }
