@@ -94,7 +94,6 @@ struct ScoutResult {
 // serves up to kLoneRecordBytes (lone_record.cuh).
 inline constexpr uint64_t kInlineSpanBytes = 512;  // 2048 tried (before the lone path): a 1 KiB echo 11.4 -> 15.0 µs
 
-__device__ inline bool is_hot(const ScoutState& s, uint32_t k) { return s.hot_until[k] > s.now; }
 __device__ inline uint32_t lane_id() { return threadIdx.x % 32; }
 
 // Issues the loads of the tails of the slots `pick` selects, all in flight
@@ -105,8 +104,8 @@ __device__ inline uint32_t lane_id() { return threadIdx.x % 32; }
 // fences once after them. `acquired` is the slot whose tail this lane
 // acquired (kMaxChannels: none). Its first load, not its first slot: a
 // lone caller on slot 64 behind 64 idle channels is acquired all the same.
-// `seen`: the slots' seen_tail, read while the loads are in flight (after
-// they land, 8 shared-memory reads one after another were 0.15 µs of a
+// `seen`: the slots' seen_tail, to compare with once the loads land (read
+// after them, 8 shared-memory reads one after another were 0.15 µs of a
 // lone caller's round trip).
 template <class Pick>
 __device__ void load_tails(const ScoutState& s, uint32_t lane, uint64_t (&tail)[kLoadsPerLane],
