@@ -321,18 +321,18 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
         lane == prefetch.slot % 32)
       acquired = prefetch.slot;
   }
+  // Without branches: this runs between the loads landing and serving.
   bool seen_move = false, unacquired = false, acquired_moved = false;
   uint64_t acquired_tail = 0;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
-    if (!want[j] || tail[j] == seen[j]) continue;
-    seen_move = true;
-    unacquired |= k != acquired;  // needs the fence: see above
-    if (k == acquired) {
-      acquired_moved = true;
-      acquired_tail = tail[j];
-    }
+    const bool moved = want[j] & (tail[j] != seen[j]);
+    const bool is_acquired = moved & (k == acquired);
+    seen_move |= moved;
+    unacquired |= moved & (k != acquired);  // needs the fence: see above
+    acquired_moved |= is_acquired;
+    acquired_tail = is_acquired ? tail[j] : acquired_tail;
   }
   const uint64_t control_line = __shfl_sync(0xffffffffu, command_word, 0);
   const uint64_t table_epoch = __shfl_sync(0xffffffffu, command_word, 1);
