@@ -148,14 +148,15 @@ __device__ inline void note_move(ScoutState& s, KernelShared* shared, uint32_t k
 // Posts the tails that moved to their owners. Returns (warp-wide) whether
 // any did; sets bit j of `own_moved` (or of `other_moved`) for slot
 // lane + 32 j when that slot moved and belongs to block 0 (or to another).
+// `tail`, `seen`, `want`: as load_tails left them.
 __device__ inline bool post_tails(ScoutState& s, KernelShared* shared, uint64_t* pending, uint32_t lane,
-                                  const uint64_t (&tail)[kLoadsPerLane], const bool (&want)[kLoadsPerLane],
-                                  uint32_t& own_moved, uint32_t& other_moved) {
+                                  const uint64_t (&tail)[kLoadsPerLane], const uint64_t (&seen)[kLoadsPerLane],
+                                  const bool (&want)[kLoadsPerLane], uint32_t& own_moved, uint32_t& other_moved) {
   bool moved = false;
 #pragma unroll
   for (uint32_t j = 0; j < kLoadsPerLane; ++j) {
     const uint32_t k = lane + 32 * j;
-    if (!want[j] || tail[j] == s.seen_tail[k]) continue;
+    if (!want[j] || tail[j] == seen[j]) continue;
     if (owner_block(k) == 0) own_moved |= 1u << j;
     else other_moved |= 1u << j;
     note_move(s, shared, k, tail[j]);
@@ -404,7 +405,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   } else {
     // An inactive kernel posts nothing: what arrives meanwhile is posted
     // once it is activated.
-    moved = active && post_tails(s, a.shared, a.pending, lane, tail, want, own_moved, other_moved);
+    moved = active && post_tails(s, a.shared, a.pending, lane, tail, seen, want, own_moved, other_moved);
     if (epoch != s.table_epoch) {
       scout_read_table(s, a.table, lane);
       if (lane == 0) s.table_epoch = epoch;
@@ -417,7 +418,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       uint32_t none;
       load_tails(s, lane, tail, seen, want, false, none, [&, now = s.now](uint32_t k) { return s.hot_until[k] <= now; });
       acquire_fence_system();
-      moved |= post_tails(s, a.shared, a.pending, lane, tail, want, own_moved, other_moved);
+      moved |= post_tails(s, a.shared, a.pending, lane, tail, seen, want, own_moved, other_moved);
     }
   }
   r.posted = moved;
