@@ -51,12 +51,12 @@ struct SegmentRef {
   int64_t* budget = nullptr;  // the reader's; -1 once exhausted
 
   RK_HOST_DEVICE bool charge(uint64_t w) const {
-    if (*budget < 0 || w > uint64_t(*budget)) {
-      *budget = -1;  // sticky: a message that blew its budget stays refused
-      return false;
-    }
-    *budget -= int64_t(w);
-    return true;
+    // Selects, not branches: every resolution runs this, and on the device
+    // a taken branch costs more than the whole test.
+    const int64_t left = *budget;
+    const bool ok = left >= 0 && w <= uint64_t(left);
+    *budget = ok ? left - int64_t(w) : -1;  // -1 is sticky: a message that blew its budget stays refused
+    return ok;
   }
   // This segment if `ok`, else what a view that is not ok carries: no words
   // and the same budget (see "resolution into views" below for why).
@@ -77,59 +77,66 @@ struct Target {
   uint16_t pointers = 0;
 };
 
-// Resolves the pointer at `loc` (inside `seg`, or nullptr for "past the end
-// of a pointer section", which reads as null). `nesting` is the depth still
-// allowed; resolution needs at least one level.
-RK_HOST_DEVICE inline Target resolve(const SegmentRef& seg, const Word* loc, int32_t nesting) {
+// A composite (struct) list at `at`, `room` words before the segment's end:
+// its tag checked against the list pointer `w`. Rare; kept apart from the
+// common shapes' straight-line code.
+RK_HOST_DEVICE inline Target resolve_composite(const SegmentRef& seg, Word w, const Word* at, uint64_t room) {
   Target t;
-  if (loc == nullptr || *loc == 0) {
+  const uint64_t words = list_count(w);  // excluding the tag
+  if (words + 1 > room) return t;
+  const Word tag = *at;
+  if (pointer_kind(tag) != PointerKind::struct_) return t;
+  const uint64_t per_element = uint64_t(struct_data_words(tag)) + struct_pointer_count(tag);
+  const uint32_t elements = tag_element_count(tag);
+  if (uint64_t(elements) * per_element > words) return t;
+  // Zero-sized elements cost a word each, or a short list could claim
+  // billions of them and a reader would loop that long.
+  if (!seg.charge(words + 1 + (per_element == 0 ? elements : 0))) return t;
+  t.kind = Target::list;
+  t.size = ElementSize::composite;
+  t.at = at + 1;
+  t.count = elements;
+  t.data_words = struct_data_words(tag);
+  t.pointers = struct_pointer_count(tag);
+  return t;
+}
+
+// Resolves the pointer word `w` found at `loc` (inside `seg`; a null `loc`,
+// "past the end of a pointer section", comes with w = 0 and reads as null).
+// `nesting` is the depth still allowed; resolution needs at least one level.
+// Structs and plain lists (the shapes every message has) are checked with
+// selects and one branch: each taken branch costs a GPU warp more than the
+// test it guards.
+RK_HOST_DEVICE inline Target resolve(const SegmentRef& seg, const Word* loc, Word w, int32_t nesting) {
+  Target t;
+  if (w == 0) {
     t.kind = Target::null;
     return t;
   }
-  const Word w = *loc;
-  if (nesting <= 0) return t;
   const int64_t start = int64_t(loc - seg.begin) + 1 + pointer_offset(w);
-  if (start < 0 || start > int64_t(seg.words)) return t;
-  const uint64_t room = uint64_t(seg.words) - uint64_t(start);
-  const Word* at = seg.begin + start;
-
-  if (pointer_kind(w) == PointerKind::struct_) {
-    const uint64_t words = uint64_t(struct_data_words(w)) + struct_pointer_count(w);
-    if (words > room || !seg.charge(words ? words : 1)) return t;
-    t.kind = Target::struct_;
-    t.at = at;
-    t.data_words = struct_data_words(w);
-    t.pointers = struct_pointer_count(w);
-    return t;
+  const bool placed = nesting > 0 && start >= 0 && start <= int64_t(seg.words);
+  const uint64_t room = placed ? uint64_t(seg.words) - uint64_t(start) : 0;
+  const Word* at = seg.begin + (placed ? start : 0);
+  const PointerKind kind = pointer_kind(w);
+  const ElementSize size = list_element_size(w);
+  if (kind == PointerKind::list && size == ElementSize::composite) {
+    return placed ? resolve_composite(seg, w, at, room) : t;
   }
-  if (pointer_kind(w) != PointerKind::list) return t;  // far or capability
-
-  t.size = list_element_size(w);
-  if (t.size == ElementSize::composite) {
-    const uint64_t words = list_count(w);  // excluding the tag
-    if (words + 1 > room) return t;
-    const Word tag = *at;
-    if (pointer_kind(tag) != PointerKind::struct_) return t;
-    const uint64_t per_element = uint64_t(struct_data_words(tag)) + struct_pointer_count(tag);
-    const uint32_t elements = tag_element_count(tag);
-    if (uint64_t(elements) * per_element > words) return t;
-    // Zero-sized elements cost a word each, or a short list could claim
-    // billions of them and a reader would loop that long.
-    if (!seg.charge(words + 1 + (per_element == 0 ? elements : 0))) return t;
-    t.kind = Target::list;
-    t.at = at + 1;
-    t.count = elements;
-    t.data_words = struct_data_words(tag);
-    t.pointers = struct_pointer_count(tag);
-    return t;
-  }
+  const bool is_struct = kind == PointerKind::struct_, is_list = kind == PointerKind::list;  // else far or capability
   const uint32_t count = list_count(w);
-  const uint64_t words = list_words(t.size, count);
-  if (words > room) return t;
-  if (!seg.charge(words + (t.size == ElementSize::void_ ? count : 0) + (words ? 0 : 1))) return t;
-  t.kind = Target::list;
+  const uint64_t words =
+      is_struct ? uint64_t(struct_data_words(w)) + struct_pointer_count(w) : list_words(size, count);
+  // Empty objects and void elements cost a word each, so that a message of
+  // pointers to nothing still runs out of budget.
+  const uint64_t cost = words + (words == 0) + (is_list && size == ElementSize::void_ ? count : 0);
+  const bool fits = placed & (is_struct | is_list) & (words <= room);  // & not &&: no branch per test
+  if (!fits || !seg.charge(cost)) return t;
+  t.kind = is_struct ? Target::struct_ : Target::list;
   t.at = at;
-  t.count = count;
+  t.size = is_list ? size : ElementSize::void_;
+  t.count = is_list ? count : 0;
+  t.data_words = is_struct ? struct_data_words(w) : 0;
+  t.pointers = is_struct ? struct_pointer_count(w) : 0;
   return t;
 }
 
@@ -180,19 +187,26 @@ class StructView;
 class StructListView;
 class PointerListView;
 
-// One pointer slot: resolved only when asked for what it points to.
+// One pointer slot: resolved only when asked for what it points to. The
+// pointer word itself is read when the view is made and kept: a request
+// does not change while it is handled, but once a handler has stored into
+// its reply the compiler must assume the stores may have changed it, and
+// on the device every second read of it is another memory round trip.
 class PointerView {
  public:
   PointerView() = default;  // not ok
   RK_HOST_DEVICE PointerView(const SegmentRef& seg, const Word* loc, int32_t nesting)
-      : seg_(seg), loc_(loc), nesting_(nesting) {}
+      : PointerView(seg, loc, loc != nullptr ? *loc : 0, nesting) {}
+  // `word`: what `loc` holds, read earlier.
+  RK_HOST_DEVICE PointerView(const SegmentRef& seg, const Word* loc, Word word, int32_t nesting)
+      : seg_(seg), loc_(loc), word_(word), nesting_(nesting) {}
 
   RK_HOST_DEVICE bool ok() const { return seg_.begin != nullptr; }
-  RK_HOST_DEVICE bool is_null() const { return loc_ == nullptr || *loc_ == 0; }
-  RK_HOST_DEVICE bool is_struct() const { return !is_null() && pointer_kind(*loc_) == PointerKind::struct_; }
-  RK_HOST_DEVICE bool is_list() const { return !is_null() && pointer_kind(*loc_) == PointerKind::list; }
+  RK_HOST_DEVICE bool is_null() const { return word_ == 0; }
+  RK_HOST_DEVICE bool is_struct() const { return !is_null() && pointer_kind(word_) == PointerKind::struct_; }
+  RK_HOST_DEVICE bool is_list() const { return !is_null() && pointer_kind(word_) == PointerKind::list; }
   // The encoded element size of a list pointer (meaningful when is_list()).
-  RK_HOST_DEVICE ElementSize element_size() const { return is_null() ? ElementSize::void_ : list_element_size(*loc_); }
+  RK_HOST_DEVICE ElementSize element_size() const { return is_null() ? ElementSize::void_ : list_element_size(word_); }
 
   RK_HOST_DEVICE StructView as_struct() const;
   RK_HOST_DEVICE DataView as_data() const;
@@ -203,15 +217,17 @@ class PointerView {
 
   // Low level, for copying: the checked target. Charges the budget.
   RK_HOST_DEVICE detail::Target target() const {
-    return ok() ? detail::resolve(seg_, loc_, nesting_) : detail::Target{};
+    return ok() ? detail::resolve(seg_, loc_, word_, nesting_) : detail::Target{};
   }
   RK_HOST_DEVICE const SegmentRef& segment() const { return seg_; }
   RK_HOST_DEVICE const Word* location() const { return loc_; }
+  RK_HOST_DEVICE Word word() const { return word_; }
   RK_HOST_DEVICE int32_t nesting() const { return nesting_; }
 
  private:
   SegmentRef seg_;
   const Word* loc_ = nullptr;  // nullptr: past a pointer section, reads as null
+  Word word_ = 0;              // *loc_, or 0 (null) when loc_ is nullptr
   int32_t nesting_ = 0;
 };
 

@@ -9,8 +9,12 @@
 
 #if defined(__CUDACC__)
 #define RK_HOST_DEVICE __host__ __device__
+// A loop nvcc must not unroll (its unrolled remainders are chains of taken
+// branches, dearer on a GPU than the iterations they save).
+#define RK_NO_UNROLL _Pragma("unroll 1")
 #else
 #define RK_HOST_DEVICE
+#define RK_NO_UNROLL
 #endif
 
 // Cap'n Proto's wire format is little-endian; so are x86-64, AArch64 and
@@ -21,20 +25,38 @@
 
 namespace rk {
 
-// Loads and stores of naturally aligned values in message memory. memcpy
-// keeps them free of strict-aliasing trouble (the same bytes are written as
-// words and read as floats); with the alignment stated, g++ and nvcc both
-// emit one plain load or store.
+// Loads and stores of naturally aligned values in message memory, free of
+// strict-aliasing trouble (the same bytes are written as words and read as
+// floats). On the host memcpy does it, and g++ emits one plain load or
+// store. nvcc lowers that memcpy byte by byte whenever it cannot prove the
+// alignment itself (16 st.shared.u8 for one u64 field of a reply, whatever
+// __builtin_assume_aligned says), so device code goes through a may_alias
+// type that states the alignment.
+#if defined(__CUDA_ARCH__)
 template <class T>
-RK_HOST_DEVICE inline T load(const void* p) {
+using MessageAccess = T __attribute__((may_alias, aligned(sizeof(T))));
+
+template <class T>
+__device__ inline T load(const void* p) {
+  return *static_cast<const MessageAccess<T>*>(p);
+}
+
+template <class T>
+__device__ inline void store(void* p, T v) {
+  *static_cast<MessageAccess<T>*>(p) = v;
+}
+#else
+template <class T>
+inline T load(const void* p) {
   T v;
   __builtin_memcpy(&v, __builtin_assume_aligned(p, sizeof(T)), sizeof(T));
   return v;
 }
 
 template <class T>
-RK_HOST_DEVICE inline void store(void* p, T v) {
+inline void store(void* p, T v) {
   __builtin_memcpy(__builtin_assume_aligned(p, sizeof(T)), &v, sizeof(T));
 }
+#endif
 
 }  // namespace rk

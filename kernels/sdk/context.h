@@ -113,13 +113,17 @@ class Context {
     const auto* src = static_cast<const uint8_t*>(from);
     const uint32_t words = n / 8;
     uint32_t i = lane_;
+    // Not unrolled further: nvcc's unrolled remainders cost a small copy (a
+    // 64 B echo) several taken branches, each dearer than a word's copy.
+    RK_NO_UNROLL
     for (; i + (kInFlight - 1) * lanes_ < words; i += kInFlight * lanes_) {
       uint64_t w[kInFlight];
       for (uint32_t j = 0; j < kInFlight; ++j) w[j] = load<uint64_t>(src + 8ull * (i + j * lanes_));
       for (uint32_t j = 0; j < kInFlight; ++j) store<uint64_t>(dst + 8ull * (i + j * lanes_), w[j]);
     }
+    RK_NO_UNROLL
     for (; i < words; i += lanes_) store<uint64_t>(dst + 8ull * i, load<uint64_t>(src + 8ull * i));
-    if (lane_ == 0)
+    if (n % 8 != 0 && lane_ == 0)
       for (uint32_t b = words * 8; b < n; ++b) dst[b] = src[b];
   }
 

@@ -58,6 +58,7 @@ class MessageView {
     out->flags_ = root.get<uint16_t>(L::kFlags);
     const proto::PointerView payload = root.pointer(L::kPayload);
     out->payload_ = payload.location();
+    out->payload_word_ = payload.word();
     out->payload_nesting_ = payload.nesting();
     out->record_ = record;
     out->record_bytes_ = len;
@@ -77,7 +78,7 @@ class MessageView {
   // The payload slot, whatever it holds.
   RK_HOST_DEVICE proto::PointerView payload() const {
     // Not ok when parsing failed: the reader's segment then has no words.
-    return proto::PointerView(message_.segment(), payload_, payload_nesting_);
+    return proto::PointerView(message_.segment(), payload_, payload_word_, payload_nesting_);
   }
   // The payload as Data: not ok() if it is a struct or another list, or
   // breaks a bound. A null payload is empty Data, as in capnp.
@@ -94,6 +95,7 @@ class MessageView {
   uint64_t correlation_ = 0, hlc_physical_ = 0;
   uint16_t status_ = 0, flags_ = 0;
   const proto::Word* payload_ = nullptr;  // inside message_'s segment, or nullptr
+  proto::Word payload_word_ = 0;         // *payload_, read once
   int32_t payload_nesting_ = 0;
 };
 

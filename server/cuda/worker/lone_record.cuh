@@ -130,16 +130,13 @@ __device__ LoneServed serve_lone_record(const KernelArgs& a, DeviceCursor& home,
   __syncwarp();  // the record is in shared memory for every lane; the head's acquire before the reply's stores
 
   const uint64_t t2 = globaltimer();
-  // As in serve_channel's warp per message: a big reply's room is zeroed by
-  // the lanes together first, else every lane would zero what it allocates.
-  const bool zeroed = rcap > kZeroFirstBytes;
-  if (zeroed) {
-    zero_reply(smem_out, rcap, lane, 32);
-    __syncwarp();
-  }
+  // As in serve_channel's warp per message: the lanes zero the reply's
+  // room together first, so that its builder zeroes nothing.
+  zero_reply(smem_out, rcap, lane, 32);
+  __syncwarp();
   Context ctx = Context::for_warp(a.instance, a.state, a.state_bytes);
   const Handled h = handle_message(handler, ctx, smem_in + shm::kRecordHeaderBytes, len,
-                                   smem_out + shm::kRecordHeaderBytes, rcap, zeroed);
+                                   smem_out + shm::kRecordHeaderBytes, rcap, true);
   __syncwarp();
   if (lane == 0) seal_reply(smem_out, rcap, h.reply_bytes);
   __syncwarp();
