@@ -339,14 +339,19 @@ class PointerListView {
 // reader in registers: every field access becomes a local-memory round trip.
 // A view that is not ok has no words and zero sizes, so it reads as empty.
 
-RK_HOST_DEVICE inline StructView PointerView::as_struct() const {
-  const detail::Target t = target();
-  const bool found = t.kind == detail::Target::struct_;
-  const bool ok = found || t.kind == detail::Target::null;  // null: the empty struct
-  return StructView(seg_.refused_unless(ok), found ? reinterpret_cast<const uint8_t*>(t.at) : nullptr,
+namespace detail {
+// The struct `t` designates, found by a pointer `nesting` levels from the
+// limit (null: the empty struct).
+RK_HOST_DEVICE inline StructView struct_view(const SegmentRef& seg, const Target& t, int32_t nesting) {
+  const bool found = t.kind == Target::struct_;
+  const bool ok = found || t.kind == Target::null;
+  return StructView(seg.refused_unless(ok), found ? reinterpret_cast<const uint8_t*>(t.at) : nullptr,
                     found ? uint32_t(t.data_words) * 8 : 0, found ? t.at + t.data_words : nullptr,
-                    found ? t.pointers : 0, ok ? nesting_ - 1 : 0);
+                    found ? t.pointers : 0, ok ? nesting - 1 : 0);
 }
+}  // namespace detail
+
+RK_HOST_DEVICE inline StructView PointerView::as_struct() const { return detail::struct_view(seg_, target(), nesting_); }
 
 RK_HOST_DEVICE inline DataView PointerView::as_data() const {
   const detail::Target t = target();
@@ -447,6 +452,26 @@ class MessageReader {
   // Not ok when the reader is not (its segment then has no words).
   RK_HOST_DEVICE PointerView root_pointer() const { return PointerView(segment(), begin_, nesting_); }
   RK_HOST_DEVICE StructView root() const { return root_pointer().as_struct(); }
+  // root(), with a shortcut for the layout every builder writes: a root
+  // pointer of exactly this shape (offset 0: the struct right after it).
+  // One comparison instead of a resolution; the same checks, budget and
+  // result, and any other root pointer goes the general way.
+  RK_HOST_DEVICE StructView root_expecting(uint16_t data_words, uint16_t pointers) const {
+    const uint32_t words = uint32_t(data_words) + pointers;
+    const Word w = begin_ != nullptr ? *begin_ : 0;
+    detail::Target t;
+    if (nesting_ > 0 && words != 0 && words < words_ && w == struct_pointer(0, data_words, pointers)) {
+      if (segment().charge(words)) {
+        t.kind = detail::Target::struct_;
+        t.at = begin_ + 1;
+        t.data_words = data_words;
+        t.pointers = pointers;
+      }
+    } else if (begin_ != nullptr) {
+      t = detail::resolve(segment(), begin_, w, nesting_);
+    }
+    return detail::struct_view(segment(), t, nesting_);
+  }
   // The segment as views carry it, spending this reader's budget.
   RK_HOST_DEVICE SegmentRef segment() const { return SegmentRef{begin_, words_, &budget_}; }
   // Traversal words still allowed (-1 once exhausted).

@@ -43,7 +43,7 @@ class MessageView {
   RK_HOST_DEVICE static bool parse(const void* record, uint32_t len, MessageView* out) {
     *out = MessageView();
     if (!proto::MessageReader::open(record, len, &out->message_)) return false;
-    const proto::StructView root = out->message_.root();
+    const proto::StructView root = out->message_.root_expecting(envelope_layout::kDataWords, envelope_layout::kPointers);
     if (!root.ok()) {
       *out = MessageView();
       return false;
