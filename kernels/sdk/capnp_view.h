@@ -105,8 +105,8 @@ RK_HOST_DEVICE inline Target resolve_composite(const SegmentRef& seg, Word w, co
 // "past the end of a pointer section", comes with w = 0 and reads as null).
 // `nesting` is the depth still allowed; resolution needs at least one level.
 // Structs and plain lists (the shapes every message has) are checked with
-// selects and one branch: each taken branch costs a GPU warp more than the
-// test it guards.
+// selects, not a branch per test: each taken branch costs a GPU warp more
+// than the test it guards.
 RK_HOST_DEVICE inline Target resolve(const SegmentRef& seg, const Word* loc, Word w, int32_t nesting) {
   Target t;
   if (w == 0) {
