@@ -357,6 +357,45 @@ TEST(CapnpViewHostile, BudgetBelongsToEachParse) {
   EXPECT_TRUE(b.payload_data().ok());
 }
 
+// MessageReader::root_expecting (what MessageView::parse uses) takes a root
+// pointer of exactly the expected shape without a resolution: whatever the
+// record and limits, it must give what root() gives, budget included.
+TEST(CapnpView, RootShortcut_AgreesWithTheGeneralResolution) {
+  struct Case {
+    const char* what;
+    std::vector<uint64_t> segment;
+    proto::ReadLimits limits;
+  };
+  const proto::ReadLimits plenty{100, proto::kMaxNesting};
+  const std::vector<Case> cases = {
+      {"the expected shape", {struct_pointer(0, 4, 1), 1, 2, 3, 4, 0}, plenty},
+      {"expected shape, segment one word short", {struct_pointer(0, 4, 1), 1, 2, 3, 4}, plenty},
+      {"expected shape, budget too small", {struct_pointer(0, 4, 1), 1, 2, 3, 4, 0}, {4, proto::kMaxNesting}},
+      {"expected shape, budget exactly enough", {struct_pointer(0, 4, 1), 1, 2, 3, 4, 0}, {5, proto::kMaxNesting}},
+      {"expected shape, no nesting left", {struct_pointer(0, 4, 1), 1, 2, 3, 4, 0}, {100, 0}},
+      {"a gap before the struct", {struct_pointer(1, 4, 1), 9, 1, 2, 3, 4, 0}, plenty},
+      {"a smaller struct", {struct_pointer(0, 2, 1), 1, 2, 0}, plenty},
+      {"a bigger struct", {struct_pointer(0, 5, 2), 1, 2, 3, 4, 5, 0, 0}, plenty},
+      {"a null root", {0}, plenty},
+      {"a list root", {list_pointer(0, ElementSize::byte, 8), 1}, plenty},
+  };
+  for (const Case& c : cases) {
+    const Record r = framed(c.segment);
+    proto::MessageReader general, shortcut;
+    ASSERT_TRUE(proto::MessageReader::open(r.data(), r.size(), c.limits, &general)) << c.what;
+    ASSERT_TRUE(proto::MessageReader::open(r.data(), r.size(), c.limits, &shortcut)) << c.what;
+    const proto::StructView want = general.root();
+    const proto::StructView got = shortcut.root_expecting(4, 1);
+    EXPECT_EQ(got.ok(), want.ok()) << c.what;
+    EXPECT_EQ(got.data(), want.data()) << c.what;
+    EXPECT_EQ(got.data_bytes(), want.data_bytes()) << c.what;
+    EXPECT_EQ(got.pointer_count(), want.pointer_count()) << c.what;
+    EXPECT_EQ(got.get<uint64_t>(0), want.get<uint64_t>(0)) << c.what;
+    EXPECT_EQ(got.has(0), want.has(0)) << c.what;
+    EXPECT_EQ(shortcut.budget_left(), general.budget_left()) << c.what;
+  }
+}
+
 TEST(CapnpView, LimitsMatchTheServersReader) {
   for (uint32_t bytes : {16u, 64u, 4096u, 65536u, 1u << 20}) {
     const proto::ReadLimits sdk = proto::limits_for(bytes);
