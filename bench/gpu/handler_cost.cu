@@ -4,11 +4,13 @@
 // handle_message of each built-in, for a 64 B Data request in shared memory
 // served by one warp (the CUDA backend's warp-per-message path). Beside it,
 // a 64 B warp copy in shared memory as the baseline of doing nothing but
-// moving the bytes. Prints ns per message; asserts nothing.
+// moving the bytes. Prints ns per message; asserts nothing. With
+// `--echo-loop`, only the echo in a kernel of its own, for a profiler.
 #include <cuda/atomic>
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "kernels/builtin/builtins.h"
 #include "kernels/sdk/dispatch.h"
@@ -70,22 +72,24 @@ __device__ void time_it(double* out, Probe p, Body body) {
   if (threadIdx.x == 0) out[p] = double(t1 - t0) / kIters;
 }
 
+// The 64 B Data request every probe serves. Every lane builds the same
+// one (the builder is deterministic).
+__device__ uint32_t build_request(rk::Context& ctx, uint8_t* request) {
+  rk::Reply req(request, kRecord);
+  req.set_type(7);
+  req.set_correlation(42);
+  uint8_t* data = req.init_data(kPayload);
+  __syncwarp();
+  for (uint32_t i = ctx.lane(); i < kPayload; i += 32) data[i] = uint8_t(i);
+  __syncwarp();
+  return req.finish();
+}
+
 __global__ void probe(double* out, uint64_t* state) {
   __shared__ alignas(8) uint8_t request[kRecord];
   __shared__ alignas(8) uint8_t reply[kRecord];
   rk::Context ctx = rk::Context::for_warp(1, state, 64);
-  uint32_t request_bytes = 0;
-  {
-    // Every lane builds the same request (the builder is deterministic).
-    rk::Reply req(request, kRecord);
-    req.set_type(7);
-    req.set_correlation(42);
-    uint8_t* data = req.init_data(kPayload);
-    __syncwarp();
-    for (uint32_t i = ctx.lane(); i < kPayload; i += 32) data[i] = uint8_t(i);
-    __syncwarp();
-    request_bytes = req.finish();
-  }
+  const uint32_t request_bytes = build_request(ctx, request);
   uint64_t sink = 0;
   time_it(out, kCopyOnly, [&] { ctx.copy(reply, request, kPayload); });
   time_it(out, kParseOnly, [&] {
@@ -148,9 +152,41 @@ __global__ void probe(double* out, uint64_t* state) {
   if (threadIdx.x == 0) g_sink = sink;
 }
 
+// `--echo-loop`: only the 64 B echo, served as the service's warp paths
+// serve it (the lanes zero the reply's room, its request size plus 256
+// bytes, then handle_message builds into it), in a kernel of its own, so
+// that a profiler's per-instruction counters are this path's alone:
+//   ncu --kernel-name echo_loop --section SourceCounters
+//       --section WarpStateStats rk_bench_gpu_handler_cost --echo-loop
+// (the persistent kernel itself cannot be profiled: ncu serializes its
+// launch, which never returns while clients wait).
+__global__ void echo_loop(double* cycles, uint64_t* state) {
+  __shared__ alignas(8) uint8_t request[kRecord];
+  __shared__ alignas(8) uint8_t reply[kRecord];
+  rk::Context ctx = rk::Context::for_warp(1, state, 64);
+  const uint32_t request_bytes = build_request(ctx, request);
+  const uint32_t room = request_bytes + 256;
+  auto handler = [](rk::Context& c, rk::MessageView in, rk::Reply& o) {
+    rk::builtin::run_builtin(rk::builtin::Builtin::echo, c, in, o);
+  };
+  uint64_t sink = 0;
+  const long long t0 = clock64();
+  for (int i = 0; i < kIters; ++i) {
+    for (uint32_t b = 8 * ctx.lane(); b < room; b += 8 * 32) rk::store<uint64_t>(reply + b, 0);
+    __syncwarp();
+    sink += rk::handle_message(handler, ctx, request, request_bytes, reply, room, true).reply_bytes;
+    __syncwarp();
+  }
+  const long long t1 = clock64();
+  if (threadIdx.x == 0) {
+    g_sink = sink;
+    *cycles = double(t1 - t0) / kIters;
+  }
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
     std::printf("rk_bench_gpu_handler_cost: no CUDA device, nothing measured\n");
@@ -163,12 +199,19 @@ int main() {
     std::fprintf(stderr, "rk_bench_gpu_handler_cost: allocation failed\n");
     return 1;
   }
-  probe<<<1, 32>>>(out, state);
+  const bool echo_only = argc > 1 && std::strcmp(argv[1], "--echo-loop") == 0;
+  if (echo_only) {
+    for (int warm = 0; warm < 2; ++warm) echo_loop<<<1, 32>>>(out, state);
+  } else {
+    probe<<<1, 32>>>(out, state);
+  }
   if (cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) {
     std::fprintf(stderr, "rk_bench_gpu_handler_cost: %s\n", cudaGetErrorString(e));
     return 1;
   }
-  for (int i = 0; i < kProbeCount; ++i) std::printf("  %-48s %9.1f ns\n", kNames[i], out[i]);
+  if (echo_only) std::printf("  64 B echo as the warp paths serve it: %.0f cycles per message\n", out[0]);
+  else
+    for (int i = 0; i < kProbeCount; ++i) std::printf("  %-48s %9.1f ns\n", kNames[i], out[i]);
   cudaFree(out);
   cudaFree(state);
   return 0;
