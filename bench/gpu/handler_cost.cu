@@ -14,6 +14,7 @@
 
 #include "kernels/builtin/builtins.h"
 #include "kernels/sdk/dispatch.h"
+#include "server/cuda/gpu_layout.h"
 
 namespace {
 
@@ -153,8 +154,8 @@ __global__ void probe(double* out, uint64_t* state) {
 }
 
 // `--echo-loop`: only the 64 B echo, served as the service's warp paths
-// serve it (the lanes zero the reply's room, its request size plus 256
-// bytes, then handle_message builds into it), in a kernel of its own, so
+// serve it (the lanes zero the reply's room, its request size plus
+// kReplySlack, then handle_message builds into it), in a kernel of its own, so
 // that a profiler's per-instruction counters are this path's alone:
 //   ncu --kernel-name echo_loop --section SourceCounters
 //       --section WarpStateStats rk_bench_gpu_handler_cost --echo-loop
@@ -165,7 +166,7 @@ __global__ void echo_loop(double* cycles, uint64_t* state) {
   __shared__ alignas(8) uint8_t reply[kRecord];
   rk::Context ctx = rk::Context::for_warp(1, state, 64);
   const uint32_t request_bytes = build_request(ctx, request);
-  const uint32_t room = request_bytes + 256;
+  const uint32_t room = request_bytes + rk::server::gpu::kReplySlack;
   auto handler = [](rk::Context& c, rk::MessageView in, rk::Reply& o) {
     rk::builtin::run_builtin(rk::builtin::Builtin::echo, c, in, o);
   };

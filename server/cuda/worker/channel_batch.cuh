@@ -151,7 +151,7 @@ __device__ void copy_requests_in(const Team& team, const KernelArgs& a, uint8_t*
 __device__ inline void zero_reply(uint8_t* at, uint32_t cap, uint32_t rank, uint32_t lanes) {
   uint64_t* d = reinterpret_cast<uint64_t*>(at + shm::kRecordHeaderBytes);
   const uint32_t words = uint32_t((shm::record_bytes(cap) - shm::kRecordHeaderBytes) / 8);
-#pragma unroll 1
+  RK_NO_UNROLL
   for (uint32_t i = rank; i < words; i += lanes) d[i] = 0;
 }
 
