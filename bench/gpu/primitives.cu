@@ -205,6 +205,72 @@ __global__ void probe_warp_poll(uint64_t* pages, uint32_t lanes, uint64_t polls,
   g_sink = sink;
 }
 
+// Two loads of mapped host memory in flight together, the second issued
+// `gap_ns` after the first, by the same warp, another warp of the block, or
+// a warp of another block (SM), to the same line, another line of the page
+// or another page: whether a second probe of a tail overlaps the first or
+// waits for it. Warps meet at shared deadlines on %globaltimer (one clock
+// for every SM); out[0] / out[1]: mean ns from the deadline to each load's
+// value being in.
+enum class Second : int { kSameWarp, kOtherWarp, kOtherBlock };
+
+// %globaltimer once `dep` is in: the input operand makes the read wait for
+// the load that produces it.
+__device__ uint64_t globaltimer_after(uint64_t dep) {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t) : "l"(dep));
+  return t;
+}
+
+__device__ void spin_until(uint64_t t) {
+  while (globaltimer() < t) {
+  }
+}
+
+__global__ void probe_overlap(uint64_t* first, uint64_t* second, Second who, uint32_t gap_ns, uint32_t rounds,
+                              uint64_t* start_word, double* out) {
+  constexpr uint64_t kPeriodNs = 8000;
+  const uint32_t warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane != 0) return;
+  const bool issues_first = blockIdx.x == 0 && warp == 0;
+  const bool issues_second = who == Second::kSameWarp    ? issues_first
+                             : who == Second::kOtherWarp ? blockIdx.x == 0 && warp == 1
+                                                         : blockIdx.x == 1 && warp == 0;
+  if (!issues_first && !issues_second) return;
+  if (issues_first) {
+    GpuRef(*start_word).store(globaltimer() + 20000, cuda::std::memory_order_release);
+  }
+  uint64_t start = 0;
+  while ((start = GpuRef(*start_word).load(cuda::std::memory_order_acquire)) == 0) {
+  }
+  uint64_t sum_first = 0, sum_second = 0, sink = 0;
+  for (uint32_t k = 0; k < rounds; ++k) {
+    const uint64_t at = start + k * kPeriodNs;
+    if (issues_first && issues_second) {
+      spin_until(at);
+      const uint64_t a = SysRef(*first).load(cuda::std::memory_order_relaxed);
+      spin_until(at + gap_ns);
+      const uint64_t b = SysRef(*second).load(cuda::std::memory_order_relaxed);
+      sum_first += globaltimer_after(a) - at;
+      sum_second += globaltimer_after(b) - at;
+      sink += a + b;
+    } else if (issues_first) {
+      spin_until(at);
+      const uint64_t a = SysRef(*first).load(cuda::std::memory_order_relaxed);
+      sum_first += globaltimer_after(a) - at;
+      sink += a;
+    } else {
+      spin_until(at + gap_ns);
+      const uint64_t b = SysRef(*second).load(cuda::std::memory_order_relaxed);
+      sum_second += globaltimer_after(b) - at;
+      sink += b;
+    }
+  }
+  if (issues_first) out[0] = double(sum_first) / rounds;
+  if (issues_second) out[1] = double(sum_second) / rounds;
+  g_sink = sink;
+}
+
 #define CHECK(x)                                                                           \
   do {                                                                                     \
     cudaError_t e_ = (x);                                                                  \
@@ -257,6 +323,28 @@ int main() {
     probe_warp_poll<<<1, 32>>>(reg, lanes, 20000, out);
     CHECK(cudaDeviceSynchronize());
     std::printf("  acquire loads by %2u lanes of a warp, a page each, one instruction    %9.1f ns\n", lanes, out[0]);
+  }
+
+  // Two probes in flight: does the second overlap the first?
+  {
+    uint64_t* start_word = nullptr;
+    CHECK(cudaMalloc(&start_word, 8));
+    const char* who_names[] = {"same warp", "another warp", "another SM"};
+    const char* where_names[] = {"same line", "other line", "other page"};
+    for (int who = 0; who < 3; ++who)
+      for (int where = 0; where < 3; ++where)
+        for (uint32_t gap : {0u, 300u, 600u}) {
+          uint64_t* a = reg + 2048;
+          uint64_t* b = a + (where == 0 ? 0 : where == 1 ? 16 : 512);
+          CHECK(cudaMemset(start_word, 0, 8));
+          out[0] = out[1] = 0;
+          probe_overlap<<<2, 64>>>(a, b, Second(who), gap, 2000, start_word, out);
+          CHECK(cudaGetLastError());
+          CHECK(cudaDeviceSynchronize());
+          std::printf("  two loads in flight, second %3u ns later by %-12s to the %-10s first in %7.1f ns, second %7.1f ns\n",
+                      gap, who_names[who], where_names[where], out[0], out[1]);
+        }
+    cudaFree(start_word);
   }
 
   // Polls under CPU traffic. Line 0 of a page is polled; the CPU thread
