@@ -12,6 +12,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <ringkernel/ringkernel.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -447,6 +448,29 @@ int floor_ping(Client& c, SharedMemory& mem) {
   return 0;
 }
 
+// $RK_BENCH_CLIENT_CPUS (a comma-separated CPU list): client i runs on
+// CPU i % n of the list, away from the daemon, the worker and the other
+// clients. For tails: a client that shares its core, or migrates, carries
+// the other's work in its round trips (docs/benchmarks.md). Unset: the
+// scheduler places the clients, as for a user's processes.
+void pin_client(const Args& a) {
+  const char* list = std::getenv("RK_BENCH_CLIENT_CPUS");
+  if (!list || !*list) return;
+  std::vector<int> cpus;
+  for (const char* at = list; *at;) {
+    char* end = nullptr;
+    const long cpu = std::strtol(at, &end, 10);
+    if (end == at) break;
+    cpus.push_back(int(cpu));
+    at = *end == ',' ? end + 1 : end;
+  }
+  if (cpus.empty()) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpus[size_t(a.num("index")) % cpus.size()], &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("ringkernel-bench: RK_BENCH_CLIENT_CPUS");
+}
+
 }  // namespace
 
 int client_main(int argc, char** argv) {
@@ -460,6 +484,7 @@ int client_main(int argc, char** argv) {
     const char* eq = std::strchr(argv[i], '=');
     if (eq) a.kv[std::string(argv[i], size_t(eq - argv[i]))] = eq + 1;
   }
+  if (mode != "ipc-echo") pin_client(a);  // the baseline's server is not a client
   auto board = Board::adopt(3);
   if (!board) {
     std::fprintf(stderr, "ringkernel-bench --client %s: no board on descriptor 3\n", mode.c_str());
