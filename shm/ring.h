@@ -76,11 +76,8 @@ class RingProducer {
   // records or rings first and then calls data_bell().ring(). `awaited`:
   // the producer will wait for this record's answer, so a consumer across
   // PCIe may well find it alone: worth its tail digest (shm/tail_digest.h;
-  // 20-30 ns of hashing a streaming producer does without). With
-  // kRingMailbox such a record is also copied into the mailbox, with
-  // `reply_head`: where this producer has released its replies to (the
-  // head of the ring it reads answers from; 0 if none).
-  void publish_no_wake(bool awaited = true, uint64_t reply_head = 0);
+  // 20-30 ns of hashing a streaming producer does without).
+  void publish_no_wake(bool awaited = true);
 
   // Bytes free for records right now (from a fresh load of head).
   uint64_t free_bytes();
@@ -99,7 +96,6 @@ class RingProducer {
   Result<std::span<std::byte>> reserve_slow(size_t n, Deadline deadline, const WaitStop* stop,
                                             DoorbellWord* before_sleep);
   Errc refresh_head();
-  void fill_mailbox(const std::byte* record, uint32_t words, uint64_t digest, uint64_t reply_head);
   RingHeader* hdr_ = nullptr;
   std::byte* buf_ = nullptr;
   RingConfig cfg_{};
@@ -152,10 +148,6 @@ class RingConsumer {
   uint64_t unread_bytes() const;
   bool has_data() const;
   uint64_t read_position() const { return read_; }
-  // Where this consumer last released to (its own `head`).
-  uint64_t released_position() const {
-    return std::atomic_ref<uint64_t>(hdr_->head).load(std::memory_order_relaxed);
-  }
   const RingConfig& config() const { return cfg_; }
   Doorbell data_bell() const { return Doorbell(&hdr_->data_bell); }
   bool valid() const { return hdr_ != nullptr; }
@@ -244,35 +236,17 @@ inline void RingProducer::stage(size_t len, uint32_t flags) {
   reserved_ = 0;
 }
 
-inline void RingProducer::publish_no_wake(bool awaited, uint64_t reply_head) {
+inline void RingProducer::publish_no_wake(bool awaited) {
   if (tail_ == published_) return;
   // One small record since the last publish (no padding before it): its
   // digest goes out with the tail, for a consumer across PCIe.
-  const uint64_t bytes = tail_ - published_;
-  const bool alone = awaited && staged_pos_ == published_ && bytes <= kTailDigestMaxBytes;
-  uint64_t digest = 0;
-  if (alone && (cfg_.features & (kRingTailDigest | kRingMailbox))) {
-    digest = tail_digest(buf_ + (published_ & mask_), uint32_t(bytes / 8), tail_);
-    if (cfg_.features & kRingTailDigest)
-      std::atomic_ref<uint64_t>(hdr_->tail_digest).store(digest, std::memory_order_relaxed);
+  if (awaited && (cfg_.features & kRingTailDigest) && staged_pos_ == published_ &&
+      tail_ - published_ <= kTailDigestMaxBytes) {
+    const uint64_t digest = tail_digest(buf_ + (published_ & mask_), uint32_t((tail_ - published_) / 8), tail_);
+    std::atomic_ref<uint64_t>(hdr_->tail_digest).store(digest, std::memory_order_relaxed);
   }
   std::atomic_ref<uint64_t>(hdr_->tail).store(tail_, std::memory_order_release);
-  // After the tail (stores stay in order on x86 and under release): a
-  // reader that finds the record there finds it published.
-  if (alone && (cfg_.features & kRingMailbox) && bytes <= kMailboxRecordWords * 8)
-    fill_mailbox(buf_ + (published_ & mask_), uint32_t(bytes / 8), digest, reply_head);
   published_ = tail_;
-}
-
-inline void RingProducer::fill_mailbox(const std::byte* record, uint32_t words, uint64_t digest,
-                                       uint64_t reply_head) {
-  // Word stores the reader may tear at will: the digest judges what it got.
-  uint64_t* box = hdr_->mailbox;
-  for (uint32_t i = 0; i < words; ++i)
-    std::atomic_ref<uint64_t>(box[i]).store(reinterpret_cast<const uint64_t*>(record)[i], std::memory_order_relaxed);
-  std::atomic_ref<uint64_t>(box[kMailboxTail]).store(tail_, std::memory_order_relaxed);
-  std::atomic_ref<uint64_t>(box[kMailboxDigest]).store(digest, std::memory_order_relaxed);
-  std::atomic_ref<uint64_t>(box[kMailboxReplyHead]).store(reply_head, std::memory_order_relaxed);
 }
 
 inline void RingProducer::publish() {

@@ -214,15 +214,11 @@ __global__ void probe_warp_poll(uint64_t* pages, uint32_t lanes, uint64_t polls,
 // value being in.
 enum class Second : int { kSameWarp, kOtherWarp, kOtherBlock };
 
-// %globaltimer once `dep` is in: the volatile shared store needs the value,
-// so it waits for the load, and the timer read is not moved above it (an
-// unused asm operand would not make the read wait: ptxas drops it).
+// %globaltimer once `dep` is in: the input operand makes the read wait for
+// the load that produces it.
 __device__ uint64_t globaltimer_after(uint64_t dep) {
-  __shared__ uint64_t witness;
-  asm volatile("st.volatile.shared.u64 [%0], %1;" ::"r"(uint32_t(__cvta_generic_to_shared(&witness))), "l"(dep)
-               : "memory");
   uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t) : "l"(dep));
   return t;
 }
 

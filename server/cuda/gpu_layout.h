@@ -56,7 +56,6 @@ struct alignas(128) ScoutStats {
   uint64_t lone_records;    // inline spans that took the lone-record path (lone_record.cuh)
   uint64_t prefetched_records;  // ... of them, read with their tail (tail_prefetch.cuh)
   uint64_t unordered_replies;   // lone records whose reply went out unordered (shm/tail_digest.h)
-  uint64_t mailbox_hits;        // rounds whose move only the second look found, in the mailbox
 };
 static_assert(sizeof(ScoutStats) == 128);
 

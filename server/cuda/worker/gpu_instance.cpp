@@ -283,9 +283,9 @@ void GpuInstance::trace_rings() {
   const ScoutStats& sc = control_->scout;
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
-                "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu, mailbox %llu); ns: quiet loads "
+                "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu); ns: quiet loads "
                 "%llu (%llu rounds with the command words: %llu), moved loads %llu, fence %llu, post+serve %llu",
-                u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies), u(sc.mailbox_hits),
+                u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies),
                 u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns), u(sc.moved_load_ns),
                 u(sc.fence_ns), u(sc.post_ns));
   trace(line);

@@ -31,7 +31,6 @@ enum RoundFlag : uint32_t {
   kRoundSweep = 1u << 4,     // it read every cold channel's tail
   kRoundServeFirst = 1u << 5,  // it served before posting (no fence)
   kRoundPrefetchHit = 1u << 6,  // the prefetched words were the record
-  kRoundMailboxHit = 1u << 7,   // ... found by the second look, in the mailbox
 };
 
 #if RK_ROUND_LOG

@@ -68,7 +68,6 @@ struct ScoutState {
   // empties L1) is an L2 round trip before the caller's reply.
   uint64_t loaded_at, fenced_at;
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
-  uint64_t in_flight_sink;              // written, never read: scout_round's mailbox look
   ScoutStats stats;                     // lane 0's running counters, mirrored to the control page
 };
 
@@ -297,56 +296,31 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // anything else it saw is fenced as usual.
   const uint32_t target = s.prefetch.slot;
   Prefetch prefetch;
-  uint64_t target_ring = 0;
   if constexpr (kPrefetch) {
     // Every word the test needs read at once, not one after another behind
     // `&&`: each shared-memory read the loads wait for delays the sample.
     const uint32_t t = target < kMaxChannels ? target : 0;
-    const uint64_t seen_target = s.seen_tail[t];
-    target_ring = s.request_ring[t];
+    const uint64_t seen_target = s.seen_tail[t], ring = s.request_ring[t];
     if (!a.staged & (target < s.count) & (s.hot_until[t] > s.now) & (seen_target != kUnknownTail))
-      prefetch = issue_prefetch(s.prefetch, target_ring, seen_target, lane);
+      prefetch = issue_prefetch(s.prefetch, ring, seen_target, lane);
   }
   const bool prefetching = kPrefetch && prefetch.slot != kMaxChannels;
   uint32_t acquired;
   load_tails(s, lane, tail, seen, want, !prefetching, acquired,
              [&, now = s.now](uint32_t k) { return !a.staged & (s.hot_until[k] > now) & (k != prefetch.slot); });
-  // The second look, at the target's mailbox, a fraction of a round trip
-  // after the first: a request that lands between the two costs its call
-  // that fraction instead of a whole round (shm/tail_digest.h). Waited for
-  // only when the first look found nothing; otherwise its register is
-  // kept until it has landed (`in_flight_sink` below): serving would wait
-  // for it on the register's first reuse.
-  uint64_t mailbox_word = 0;
-  bool mailbox_hit = false;
   if (prefetching) {
-    const uint64_t first_at = globaltimer();
-    while (globaltimer() - first_at < kMailboxLagNs) {
-    }
-    mailbox_word = issue_mailbox_look(target_ring, lane);
-  }
-  if (prefetching) {
-    // When the first look found nothing, its words are of no use: the
-    // mailbox's take their place (one check of one candidate: a second
-    // copy of the check made ptxas spill in the echo kernel).
-    const uint64_t first_tail = __shfl_sync(0xffffffffu, prefetch.tail, prefetch.slot % 32);
-    const bool look_again = first_tail == prefetch.from;
-    if (look_again) prefetch = mailbox_prefetch(prefetch, mailbox_word);
-    const uint64_t candidate = look_again ? prefetch.tail : first_tail;
-    const bool hit = candidate != prefetch.from && check_prefetch(prefetch, candidate, lane);
-    mailbox_hit = hit && look_again;
-    const uint64_t target_tail = mailbox_hit ? candidate : first_tail;
-    if (lane == 0) s.stats.mailbox_hits += mailbox_hit;  // now: a flag held across serving made ptxas spill
-    // The prefetch loaded that slot's tail (with its digest), or the
-    // mailbox had the record.
+    // The prefetch loaded that slot's tail (with its digest).
 #pragma unroll
     for (uint32_t j = 0; j < kLoadsPerLane; ++j)
       if (lane + 32 * j == prefetch.slot) {
-        tail[j] = target_tail;
+        tail[j] = prefetch.tail;
         seen[j] = prefetch.from;
         want[j] = true;
       }
-    if (hit && lane == prefetch.slot % 32) acquired = prefetch.slot;
+    const uint64_t target_tail = __shfl_sync(0xffffffffu, prefetch.tail, prefetch.slot % 32);
+    if (target_tail != prefetch.from && check_prefetch(prefetch, target_tail, lane) &&
+        lane == prefetch.slot % 32)
+      acquired = prefetch.slot;
   }
   // Without branches: this runs between the loads landing and serving.
   bool seen_move = false, unacquired = false, acquired_moved = false;
@@ -419,10 +393,6 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // later needs the fence.
   if (!serve_first && (unacquired || elsewhere || prefetch.valid)) acquire_fence_system();
   if (lane == 0) s.fenced_at = globaltimer();
-  // The mailbox look is in by now when the first look found the request
-  // (kMailboxLagNs after it, and this is the digest check and more later):
-  // its register is free for serving from here, with no wait.
-  if (lane == 0) s.in_flight_sink = mailbox_word;
   acquired_moved = acquired_moved && serve_first;
   bool moved = serve_first;
   bool sweep = false;
@@ -492,8 +462,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     log_round(s.now, s.loaded_at, s.fenced_at,
               kRoundNotQuiet | (moved ? kRoundMoved : 0u) | (read_commands ? kRoundCommands : 0u) |
                   (prefetching ? kRoundPrefetch : 0u) | (sweep ? kRoundSweep : 0u) |
-                  (serve_first ? kRoundServeFirst : 0u) | (prefetch.valid ? kRoundPrefetchHit : 0u) |
-                  (mailbox_hit ? kRoundMailboxHit : 0u));
+                  (serve_first ? kRoundServeFirst : 0u) | (prefetch.valid ? kRoundPrefetchHit : 0u));
   }
   __syncwarp();
   return r;

@@ -66,30 +66,6 @@ __device__ inline Prefetch issue_prefetch(const PrefetchTarget& t, uint64_t requ
   return p;
 }
 
-// The mailbox look (shm/tail_digest.h): the target's mailbox, a word per
-// lane, issued a fraction of a round trip after issue_prefetch's loads (a
-// second read of their lines would wait for the first to land). Every lane
-// of the scout's warp, with `request_ring` its request RingHeader.
-inline constexpr uint64_t kMailboxLagNs = 300;
-__device__ inline uint64_t issue_mailbox_look(uint64_t request_ring, uint32_t lane) {
-  return __ldcv(reinterpret_cast<const unsigned long long*>(
-                    reinterpret_cast<const shm::RingHeader*>(request_ring)->mailbox) +
-                lane);
-}
-
-// The look as a prefetch of the record that starts at first.from: the
-// words, and the tail, digest and reply head from their lanes. Every lane.
-__device__ inline Prefetch mailbox_prefetch(const Prefetch& first, uint64_t word) {
-  Prefetch p;
-  p.slot = first.slot;
-  p.from = first.from;
-  p.word = word;
-  p.tail = __shfl_sync(0xffffffffu, word, shm::kMailboxTail);
-  p.digest = __shfl_sync(0xffffffffu, word, shm::kMailboxDigest);
-  p.reply_head = __shfl_sync(0xffffffffu, word, shm::kMailboxReplyHead);
-  return p;
-}
-
 // The digest word (shm/tail_digest.h) of a record of `words` words, lane i
 // holding word i, published by `tail`; every lane of the warp calls it.
 __device__ __forceinline__ uint64_t warp_digest(uint64_t word, uint32_t words, uint64_t tail, uint32_t lane) {
