@@ -74,7 +74,7 @@ void kick(rk_kernel* k) { kick(k, realtime_coarse_ns()); }
 // call will wait for this request's reply (RingProducer::publish_no_wake).
 void publish_request(rk_kernel* k, size_t len, uint64_t now, bool awaited) {
   k->requests.stage(len);
-  k->requests.publish_no_wake(awaited);
+  k->requests.publish_no_wake(awaited, k->replies.released_position());
   kick(k, now);
 }
 

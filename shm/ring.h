@@ -76,8 +76,11 @@ class RingProducer {
   // records or rings first and then calls data_bell().ring(). `awaited`:
   // the producer will wait for this record's answer, so a consumer across
   // PCIe may well find it alone: worth its tail digest (shm/tail_digest.h;
-  // 20-30 ns of hashing a streaming producer does without).
-  void publish_no_wake(bool awaited = true);
+  // 20-30 ns of hashing a streaming producer does without). `reply_head`:
+  // where this producer has released the replies it reads to (the head of
+  // its reply ring), stored beside the digest: a GPU reads both with the
+  // tail instead of the reply ring's line (0: none, or unknown).
+  void publish_no_wake(bool awaited = true, uint64_t reply_head = 0);
 
   // Bytes free for records right now (from a fresh load of head).
   uint64_t free_bytes();
@@ -148,6 +151,10 @@ class RingConsumer {
   uint64_t unread_bytes() const;
   bool has_data() const;
   uint64_t read_position() const { return read_; }
+  // Where this consumer last released to (its own `head`).
+  uint64_t released_position() const {
+    return std::atomic_ref<uint64_t>(hdr_->head).load(std::memory_order_relaxed);
+  }
   const RingConfig& config() const { return cfg_; }
   Doorbell data_bell() const { return Doorbell(&hdr_->data_bell); }
   bool valid() const { return hdr_ != nullptr; }
@@ -236,7 +243,7 @@ inline void RingProducer::stage(size_t len, uint32_t flags) {
   reserved_ = 0;
 }
 
-inline void RingProducer::publish_no_wake(bool awaited) {
+inline void RingProducer::publish_no_wake(bool awaited, uint64_t reply_head) {
   if (tail_ == published_) return;
   // One small record since the last publish (no padding before it): its
   // digest goes out with the tail, for a consumer across PCIe.
@@ -244,6 +251,7 @@ inline void RingProducer::publish_no_wake(bool awaited) {
       tail_ - published_ <= kTailDigestMaxBytes) {
     const uint64_t digest = tail_digest(buf_ + (published_ & mask_), uint32_t((tail_ - published_) / 8), tail_);
     std::atomic_ref<uint64_t>(hdr_->tail_digest).store(digest, std::memory_order_relaxed);
+    std::atomic_ref<uint64_t>(hdr_->tail_reply_head).store(reply_head, std::memory_order_relaxed);
   }
   std::atomic_ref<uint64_t>(hdr_->tail).store(tail_, std::memory_order_release);
   published_ = tail_;

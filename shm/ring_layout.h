@@ -71,7 +71,8 @@ struct alignas(kRingLine) RingHeader {
   // Line 1: producer-owned.
   uint64_t tail;          // end of the last published record
   uint64_t tail_digest;   // with kRingTailDigest: see shm/tail_digest.h
-  uint8_t pad1[kRingLine - 16];
+  uint64_t tail_reply_head;  // ... and where the producer had taken its replies to (shm/tail_digest.h)
+  uint8_t pad1[kRingLine - 24];
 
   // Line 2: consumer-owned.
   uint64_t head;          // start of the oldest unreleased record
@@ -85,6 +86,7 @@ struct alignas(kRingLine) RingHeader {
 static_assert(sizeof(RingHeader) == 5 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, tail) == 1 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, tail_digest) == 1 * kRingLine + 8);
+static_assert(__builtin_offsetof(RingHeader, tail_reply_head) == 1 * kRingLine + 16);
 static_assert(__builtin_offsetof(RingHeader, head) == 2 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, data_bell) == 3 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, space_bell) == 4 * kRingLine);

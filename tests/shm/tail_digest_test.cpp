@@ -59,6 +59,51 @@ TEST(ShmTailDigest, EverySmallRecordPublishedAloneCarriesItsDigest) {
   }
 }
 
+uint64_t echoed_head(RingMemory& m) { return std::atomic_ref<uint64_t>(m.header()->tail_reply_head).load(); }
+
+// The reply head goes out beside the digest (a GPU reads the three in one
+// load), with each digest and only with one.
+TEST(ShmTailDigest, TheReplyHeadGoesOutBesideEachDigest) {
+  RingMemory m(kDigestRing);
+  auto p = m.producer();
+  for (uint64_t head : {0u, 200u, 4096u}) {
+    auto r = p.try_reserve(16);
+    ASSERT_TRUE(r.ok());
+    p.stage(16);
+    p.publish_no_wake(/*awaited=*/true, head);
+    EXPECT_EQ(echoed_head(m), head);
+  }
+  auto r = p.try_reserve(16);
+  ASSERT_TRUE(r.ok());
+  p.stage(16);
+  p.publish_no_wake(/*awaited=*/false, 999);  // no digest, so no head either
+  EXPECT_EQ(echoed_head(m), 4096u);
+
+  RingMemory plain(RingConfig{4096, 1024});
+  auto q = plain.producer();
+  auto s = q.try_reserve(16);
+  ASSERT_TRUE(s.ok());
+  q.stage(16);
+  q.publish_no_wake(/*awaited=*/true, 77);
+  EXPECT_EQ(echoed_head(plain), 0u);
+}
+
+// What a client stores there: its reply ring's head, as it last released it.
+TEST(ShmTailDigest, AConsumerReportsWhereItReleasedTo) {
+  RingMemory m(kDigestRing);
+  auto p = m.producer();
+  auto c = m.consumer();
+  EXPECT_EQ(c.released_position(), 0u);
+  push_record(p, 24, 1);
+  push_record(p, 40, 2);
+  auto r = c.peek();
+  ASSERT_TRUE(r.ok());
+  c.advance(*r);
+  EXPECT_EQ(c.released_position(), 0u);  // read, not yet released
+  c.release();
+  EXPECT_EQ(c.released_position(), record_bytes(24));
+}
+
 TEST(ShmTailDigest, BigBatchedOrPaddedPublishesLeaveTheOldDigest) {
   RingMemory m(kDigestRing);
   auto p = m.producer();

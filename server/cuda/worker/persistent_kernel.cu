@@ -261,7 +261,6 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       scout.prefetch.slot = !kMultiBlock && avail <= shm::kTailDigestMaxBytes ? slot : kMaxChannels;
       scout.prefetch.data = w.request_data;
       scout.prefetch.mask = w.capacity - 1;
-      scout.prefetch.reply_ring = w.reply_ring;
     }
     // The lone path serves exactly up to `tail`.
     return lone || ((tail - (shared ? load_relaxed_gpu(&cur.read) : cur.read)) & kPendingTailMask) == 0;

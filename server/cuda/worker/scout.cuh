@@ -309,15 +309,15 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   load_tails(s, lane, tail, seen, want, !prefetching, acquired,
              [&, now = s.now](uint32_t k) { return !a.staged & (s.hot_until[k] > now) & (k != prefetch.slot); });
   if (prefetching) {
-    // The prefetch loaded that slot's tail (with its digest).
+    // The prefetch loaded that slot's tail (its lane's header word).
 #pragma unroll
     for (uint32_t j = 0; j < kLoadsPerLane; ++j)
       if (lane + 32 * j == prefetch.slot) {
-        tail[j] = prefetch.tail;
+        tail[j] = prefetch.header;
         seen[j] = prefetch.from;
         want[j] = true;
       }
-    const uint64_t target_tail = __shfl_sync(0xffffffffu, prefetch.tail, prefetch.slot % 32);
+    const uint64_t target_tail = __shfl_sync(0xffffffffu, prefetch.header, prefetch.slot % 32);
     if (target_tail != prefetch.from && check_prefetch(prefetch, target_tail, lane) &&
         lane == prefetch.slot % 32)
       acquired = prefetch.slot;

@@ -26,17 +26,17 @@ struct PrefetchTarget {
   uint32_t slot;  // kMaxChannels: none
   uint64_t data;  // device address of its request ring's buffer
   uint64_t mask;  // capacity - 1
-  uint64_t reply_ring;  // device address of its reply RingHeader
 };
 
-// One round's prefetch, in registers: lane i holds bytes 8i..8i+7, and
-// the slot's lane (slot % 32, the lane that polls its tail) the tail and
-// the digest beside it; the next lane the client's reply head, which is
-// every lane's once checked.
+// One round's prefetch, in registers: lane i holds bytes 8i..8i+7 of the
+// record in `word`; in `header`, the slot's lane (slot % 32, the lane that
+// polls its tail) the tail, the next lane the digest beside it and the one
+// after that the client's reply head stored beside them (one word a lane:
+// the three came in one load instruction). check_prefetch gives every
+// lane the reply head.
 struct Prefetch {
   uint64_t word = 0;
-  uint64_t tail = 0;
-  uint64_t digest = 0;
+  uint64_t header = 0;
   uint64_t reply_head = 0;
   uint64_t from = 0;             // ring position the words start at
   uint32_t slot = kMaxChannels;  // kMaxChannels: nothing loaded
@@ -56,13 +56,16 @@ __device__ inline Prefetch issue_prefetch(const PrefetchTarget& t, uint64_t requ
   // A plain load that skips the caches (ld.global.cv): racing the
   // producer's stores is the point, and the digest judges the result.
   p.word = __ldcv(reinterpret_cast<const unsigned long long*>(t.data + at) + lane);
-  // The tail and the digest in one load: a second load of the same line
-  // in flight from the same lane waited for the first (+0.8 µs per call).
-  if (lane == t.slot % 32)
-    load_relaxed_pair(&reinterpret_cast<const shm::RingHeader*>(request_ring)->tail, p.tail, p.digest);
-  // Whether the client has taken every reply so far decides whether the
-  // next may go out unordered (lone_record.cuh).
-  if (lane == (t.slot + 1) % 32) p.reply_head = load_relaxed(&reinterpret_cast<const shm::RingHeader*>(t.reply_ring)->head);
+  // The tail, the digest and the client's reply head as of that publish,
+  // three lanes a word each, in one load instruction: a second load of the
+  // same line in flight waits for the first (+0.8 µs per call). Whether the
+  // client has taken every reply so far decides whether the next may go
+  // out unordered (lone_record.cuh); read from the reply ring's own header,
+  // it was a third page in every round trip.
+  static_assert(offsetof(shm::RingHeader, tail_digest) == offsetof(shm::RingHeader, tail) + 8 &&
+                offsetof(shm::RingHeader, tail_reply_head) == offsetof(shm::RingHeader, tail) + 16);
+  const uint32_t k = (lane - t.slot) % 32;  // 0: the slot's lane
+  if (k < 3) p.header = load_relaxed(&reinterpret_cast<const shm::RingHeader*>(request_ring)->tail + k);
   return p;
 }
 
@@ -77,13 +80,12 @@ __device__ __forceinline__ uint64_t warp_digest(uint64_t word, uint32_t words, u
 // With the slot's new tail in every lane: whether the words are the one
 // record published between p.from and `tail`. Warp-wide result.
 __device__ inline bool check_prefetch(Prefetch& p, uint64_t tail, uint32_t lane) {
-  static_assert(offsetof(shm::RingHeader, tail_digest) == offsetof(shm::RingHeader, tail) + 8);
   const uint64_t bytes = tail - p.from;
   if (p.slot == kMaxChannels || bytes == 0 || bytes > shm::kTailDigestMaxBytes || bytes % 8 != 0) return false;
   const uint64_t digest = warp_digest(p.word, uint32_t(bytes / 8), tail, lane);
-  const uint32_t home = p.slot % 32;
-  p.valid = __shfl_sync(0xffffffffu, lane == home && digest == p.digest, home);
-  p.reply_head = __shfl_sync(0xffffffffu, p.reply_head, (home + 1) % 32);
+  const uint32_t digest_lane = (p.slot + 1) % 32;
+  p.valid = __shfl_sync(0xffffffffu, lane == digest_lane && digest == p.header, digest_lane);
+  p.reply_head = __shfl_sync(0xffffffffu, p.header, (p.slot + 2) % 32);
   return p.valid;
 }
 
