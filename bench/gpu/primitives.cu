@@ -214,11 +214,16 @@ __global__ void probe_warp_poll(uint64_t* pages, uint32_t lanes, uint64_t polls,
 // value being in.
 enum class Second : int { kSameWarp, kOtherWarp, kOtherBlock };
 
-// %globaltimer once `dep` is in: the input operand makes the read wait for
-// the load that produces it.
+// %globaltimer once `dep` is in: the volatile shared store needs the value,
+// so it waits for the load, and the timer read stays behind it (checked in
+// the SASS). An asm operand the template does not use would not make the
+// read wait: ptxas drops it.
 __device__ uint64_t globaltimer_after(uint64_t dep) {
+  __shared__ uint64_t witness;
+  asm volatile("st.volatile.shared.u64 [%0], %1;" ::"r"(uint32_t(__cvta_generic_to_shared(&witness))), "l"(dep)
+               : "memory");
   uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t) : "l"(dep));
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
   return t;
 }
 
