@@ -258,13 +258,9 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       // configuration: with more blocks, streaming channels move in most
       // rounds, and a round that prefetches fences for each of them (64 B
       // echo from 8 processes at grid 17: 41 -> 36 M msg/s).
-      // The largest record of the target so far sizes its prefetch: a
-      // caller of two sizes is not read short every other call.
-      const uint32_t largest = scout.prefetch.slot == slot ? scout.prefetch.bytes : 0u;
       scout.prefetch.slot = !kMultiBlock && avail <= shm::kTailDigestMaxBytes ? slot : kMaxChannels;
       scout.prefetch.data = w.request_data;
       scout.prefetch.mask = w.capacity - 1;
-      scout.prefetch.bytes = largest > avail ? largest : uint32_t(avail);
     }
     // The lone path serves exactly up to `tail`.
     return lone || ((tail - (shared ? load_relaxed_gpu(&cur.read) : cur.read)) & kPendingTailMask) == 0;

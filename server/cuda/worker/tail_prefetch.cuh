@@ -26,7 +26,6 @@ struct PrefetchTarget {
   uint32_t slot;  // kMaxChannels: none
   uint64_t data;  // device address of its request ring's buffer
   uint64_t mask;  // capacity - 1
-  uint32_t bytes; // its largest record's: the next is read to the end of the line one that size would end in
 };
 
 // One round's prefetch, in registers: lane i holds bytes 8i..8i+7 of the
@@ -55,12 +54,8 @@ __device__ inline Prefetch issue_prefetch(const PrefetchTarget& t, uint64_t requ
   p.slot = t.slot;
   p.from = seen_tail;
   // A plain load that skips the caches (ld.global.cv): racing the
-  // producer's stores is the point, and the digest judges the result. Only
-  // the lines a record the size of the target's largest needs: a caller's
-  // requests are mostly one size, and a second line costs a read 70-90 ns
-  // (a bigger record then fails the digest and is read after its tail).
-  const uint64_t end = (at + t.bytes + shm::kRingLine - 1) & ~uint64_t(shm::kRingLine - 1);
-  if (8 * lane < end - at) p.word = __ldcv(reinterpret_cast<const unsigned long long*>(t.data + at) + lane);
+  // producer's stores is the point, and the digest judges the result.
+  p.word = __ldcv(reinterpret_cast<const unsigned long long*>(t.data + at) + lane);
   // The tail, the digest and the client's reply head as of that publish,
   // three lanes a word each, in one load instruction: a second load of the
   // same line in flight waits for the first (+0.8 µs per call). Whether the
