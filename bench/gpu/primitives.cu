@@ -276,6 +276,27 @@ __global__ void probe_overlap(uint64_t* first, uint64_t* second, Second who, uin
   g_sink = sink;
 }
 
+// One warp reading a record as the scout's prefetch does: `lanes` lanes a
+// word each (ld.global.cv), and with `header` a second instruction of 3
+// lanes on another page (the tail's line): whether one line costs less
+// than two, and what the second page adds.
+__global__ void probe_record_read(uint64_t* record, uint64_t* header, uint32_t lanes, uint32_t rounds,
+                                  double* out) {
+  const uint32_t lane = threadIdx.x % 32;
+  uint64_t total = 0, sink = 0;
+  for (uint32_t k = 0; k < rounds; ++k) {
+    const uint64_t t0 = globaltimer();
+    uint64_t v = 0, h = 0;
+    if (lane < lanes) v = __ldcv(reinterpret_cast<unsigned long long*>(record) + lane);
+    if (header != nullptr && lane < 3) h = SysRef(header[lane]).load(cuda::std::memory_order_relaxed);
+    const uint64_t all = __reduce_add_sync(0xffffffffu, uint32_t(v + h));
+    total += globaltimer_after(all) - t0;
+    sink += all;
+  }
+  if (lane == 0) *out = double(total) / rounds;
+  g_sink = sink;
+}
+
 #define CHECK(x)                                                                           \
   do {                                                                                     \
     cudaError_t e_ = (x);                                                                  \
@@ -350,6 +371,17 @@ int main() {
                       gap, who_names[who], where_names[where], out[0], out[1]);
         }
     cudaFree(start_word);
+  }
+
+  // A record's read: one line or two, with or without the tail's line.
+  for (uint64_t* header : {static_cast<uint64_t*>(nullptr), reg + 4096}) {
+    for (uint32_t lanes : {16u, 32u}) {
+      probe_record_read<<<1, 32>>>(reg + 6144, header, lanes, 4000, out);
+      CHECK(cudaGetLastError());
+      CHECK(cudaDeviceSynchronize());
+      std::printf("  a record read by %2u lanes (%u B)%-28s %9.1f ns\n", lanes, lanes * 8,
+                  header ? ", with the tail's line of another page" : "", out[0]);
+    }
   }
 
   // Polls under CPU traffic. Line 0 of a page is polled; the CPU thread
