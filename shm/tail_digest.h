@@ -16,7 +16,9 @@
 //   the digest matches: one PCIe round trip per call instead of two (the
 //   second would read the record after the tail, in acquire order).
 // * Replies (kRingUnorderedTail, GPU to host): when the client has taken
-//   every earlier reply (its head, read with the request, equals the tail),
+//   every earlier reply (its head, read with the request, equals the tail;
+//   the client stores that head beside the digest, tail_reply_head, and it
+//   is never above its real head, so a stale value only withholds this),
 //   the GPU stores a small reply, then the tail with bit 0 set
 //   (kTailUnordered) and the digest in one 16-byte store, with no system
 //   fence (which costs a call 0.85 µs on an H100, before or after the
