@@ -457,14 +457,17 @@ void pin_client(const Args& a) {
   const char* list = std::getenv("RK_BENCH_CLIENT_CPUS");
   if (!list || !*list) return;
   std::vector<int> cpus;
-  for (const char* at = list; *at;) {
+  for (const char* at = list;;) {
     char* end = nullptr;
     const long cpu = std::strtol(at, &end, 10);
-    if (end == at) break;
+    if (end == at || cpu < 0 || cpu >= CPU_SETSIZE || (*end != ',' && *end != '\0')) {
+      std::fprintf(stderr, "ringkernel-bench: RK_BENCH_CLIENT_CPUS=%s: want CPU numbers separated by commas\n", list);
+      return;
+    }
     cpus.push_back(int(cpu));
-    at = *end == ',' ? end + 1 : end;
+    if (*end == '\0') break;
+    at = end + 1;
   }
-  if (cpus.empty()) return;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpus[size_t(a.num("index")) % cpus.size()], &set);
