@@ -249,6 +249,9 @@ __global__ void probe_overlap(uint64_t* first, uint64_t* second, Second who, uin
   while ((start = GpuRef(*start_word).load(cuda::std::memory_order_acquire)) == 0) {
   }
   uint64_t sum_first = 0, sum_second = 0, sink = 0;
+  // Three branches, not the two issuers' steps under `if`s: folded that
+  // way, ptxas read the first load's time only after the second had
+  // landed, and the same warp's first load looked as slow as its second.
   for (uint32_t k = 0; k < rounds; ++k) {
     const uint64_t at = start + k * kPeriodNs;
     if (issues_first && issues_second) {
