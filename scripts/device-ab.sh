@@ -6,6 +6,8 @@
 # worker's trace (the scout's counters) beside them.
 #   VARIANTS="old new" REPS=3 ROUNDS=100000 PAYLOADS=64 \
 #     scripts/device-ab.sh BUILD VARIANT_ROOT OUT [tests]
+# A variant folder may hold an `env` file of VAR=value lines for its
+# daemon (e.g. RK_GPU_PROBER_NS=0), so one build can run several ways.
 # With `tests`, BUILD's gpu suites run first. Then
 # `python3 bench/tail_shares.py OUT/<variant>-<rep>` reads the samples.
 set -uo pipefail
@@ -24,7 +26,9 @@ for rep in $(seq "${REPS:-2}"); do
     dir="$variants_root/$v"
     mkdir -p "$out/$v-$rep"
     echo "== $v, run $rep"
-    RK_WORKER_TRACE="$out/trace-$v-$rep.log" LD_LIBRARY_PATH="$dir:$LD_LIBRARY_PATH" timeout 200 \
+    extra=()
+    [ -f "$dir/env" ] && mapfile -t extra < "$dir/env"
+    env "${extra[@]}" RK_WORKER_TRACE="$out/trace-$v-$rep.log" LD_LIBRARY_PATH="$dir:$LD_LIBRARY_PATH" timeout 200 \
       "$build/bin/ringkernel-bench" --daemon "$dir/ringkerneld" --backend cuda --scenarios latency --grid 1 \
       --payloads "${PAYLOADS:-64}" --rounds "${ROUNDS:-100000}" --samples-dir "$out/$v-$rep" \
       --json "$out/$v-$rep.json" 2>&1 | grep -E '^latency'
