@@ -156,8 +156,8 @@ void Service::bind(Session& s, KernelInstance& k, Reply out, int& pass_fd) {
   shm::RingConfig rings = ring_config_for(k.ring_bytes);
   // A GPU reads the requests and writes the replies across PCIe: the tail
   // digest saves a round trip per small request and a fence per small
-  // reply, the mailbox a missed round (shm/tail_digest.h).
-  if (k.backend == "cuda") rings.features |= shm::kRingTailDigest | shm::kRingUnorderedTail | shm::kRingMailbox;
+  // reply (shm/tail_digest.h).
+  if (k.backend == "cuda") rings.features |= shm::kRingTailDigest | shm::kRingUnorderedTail;
   auto ch = s.open_channel(k.id, rings);
   if (!ch)
     return fail(out, ch.error(),

@@ -56,9 +56,6 @@ struct alignas(128) ScoutStats {
   uint64_t lone_records;    // inline spans that took the lone-record path (lone_record.cuh)
   uint64_t prefetched_records;  // ... of them, read with their tail (tail_prefetch.cuh)
   uint64_t unordered_replies;   // lone records whose reply went out unordered (shm/tail_digest.h)
-  uint64_t prober_hits;         // rounds whose move only the prober found, in the mailbox
-  uint64_t prober_late;         // quiet looks whose prober sample was not in by the deadline
-  uint64_t prober_wait_ns;      // time quiet rounds waited for the prober's samples
 };
 static_assert(sizeof(ScoutStats) == 128);
 
@@ -118,27 +115,6 @@ inline constexpr uint64_t pending_word(uint64_t key, uint64_t tail) {
   return (key << kPendingTailBits) | (tail & kPendingTailMask);
 }
 
-// The prober's exchange with the scout (server/cuda/worker/prober.cuh), in
-// device memory. Each line has one writer.
-struct alignas(128) ProberLook {  // the scout's, each round that prefetches
-  uint64_t issued_ns;             // %globaltimer when it issued its own look
-  uint64_t target;                // prober_target(): the ring to look at, and its table
-};
-struct alignas(128) ProberSample {  // the prober's, one per look
-  uint64_t words[32];               // the mailbox as read (shm::RingHeader::mailbox)
-  uint64_t look;                    // the look it answers (stored last)
-};
-struct ProberBox {
-  ProberLook look;
-  ProberSample sample;
-};
-// A request ring's device address (a host address, under 2^48) and the low
-// 16 bits of the channel table's epoch it belongs to, in one word: the
-// scout stores it without a fence, and a reader that pairs it with another
-// round's look reads a record whose digest will not match.
-inline constexpr uint64_t kProberRingMask = (uint64_t(1) << 48) - 1;
-inline constexpr uint64_t prober_target(uint64_t ring, uint64_t epoch) { return (epoch << 48) | (ring & kProberRingMask); }
-
 // Device memory shared by the blocks of one kernel. Only the scout (block
 // 0, warp 0, the one warp that polls host memory) writes it; the others
 // poll it in L2 and never touch PCIe to find work. The posted tails
@@ -148,7 +124,6 @@ struct KernelShared {
   uint32_t quit;                       // 1: leave the loop (terminated and drained)
   uint32_t pad;
   uint64_t posted_at[kMaxChannels];    // %globaltimer when it was posted (telemetry)
-  ProberBox prober;                    // the scout and the prober kernel, if any
 };
 
 }  // namespace rk::server::gpu

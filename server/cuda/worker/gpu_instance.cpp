@@ -18,7 +18,6 @@
 #include "server/cuda/worker/trace.h"
 #include "shm/atomic_at.h"
 #include "shm/clock.h"
-#include "kernels/builtin/builtins.h"
 #include "shm/doorbell.h"
 
 namespace rk::server::gpu {
@@ -33,18 +32,6 @@ T* device_address(void* host) {
 }
 
 using shm::at;
-
-// How long after the scout's look the prober looks (prober.cuh):
-// RK_GPU_PROBER_NS, 0 for no prober. The default is the lead that caught
-// most requests the scout's look had just missed on an H100
-// (docs/cuda-status.md).
-uint32_t prober_stagger_ns() {
-  static const uint32_t ns = [] {
-    const char* env = std::getenv("RK_GPU_PROBER_NS");
-    return env && *env ? uint32_t(std::strtoul(env, nullptr, 10)) : 300u;
-  }();
-  return ns;
-}
 
 // Host memory registered with CUDA, counted across instances: two kernels
 // (or one, re-binding) may serve the same rings, and registering a range
@@ -136,11 +123,7 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   const bool debug_kernel = m.builtin == kTrapKernel || m.builtin == kHangKernel;
   die_on(persistent_kernel_blocks_per_sm(debug_kernel ? 0 : m.builtin, g->grid_, g->block_, &per_sm), "occupancy");
   const double capacity = double(per_sm) * sms;
-  // The prober (prober.cuh) goes with one-block kernels of warp-sized
-  // messages on mapped memory: the latency configuration. Its warp is
-  // counted as one more block.
-  g->prober_ = g->grid_ == 1 && !debug_kernel && !rk::builtin::block_per_message(rk::builtin::Builtin(m.builtin));
-  g->share_ = capacity > 0 ? (g->grid_ + g->prober_) / capacity : 2.0;
+  g->share_ = capacity > 0 ? g->grid_ / capacity : 2.0;
   trace("launch: occupancy known", uint64_t(per_sm));
   if (gpu_share + g->share_ > 1.0) {
     status = Errc::limit;
@@ -212,9 +195,6 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.instance = m.instance;
   a.builtin = m.builtin;
   a.staged = g->transfer_ == Transfer::staged;
-  g->prober_ = g->prober_ && !a.staged && prober_stagger_ns() != 0;
-  a.grid = g->grid_;
-  a.prober_stagger_ns = g->prober_ ? prober_stagger_ns() : 0;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
@@ -231,10 +211,6 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   if (m.builtin == kTrapKernel) die_on(launch_trap_kernel(g->stream_), "launch trap kernel");
   else if (m.builtin == kHangKernel) die_on(launch_hang_kernel(&a.control->cb, g->stream_), "launch hang kernel");
   else die_on(launch_persistent_kernel(a, g->grid_, g->block_, g->stream_), "launch");
-  if (g->prober_) {
-    die_on(cudaStreamCreateWithFlags(&g->prober_stream_, cudaStreamNonBlocking), "prober stream");
-    die_on(launch_prober_kernel(a, g->prober_stream_), "launch prober");
-  }
   trace("launch: launched", m.instance);
   gpu_share += g->share_;
   g->monitor_ = std::thread([p = g.get()] { p->monitor(); });
@@ -260,7 +236,6 @@ GpuInstance::~GpuInstance() {
   if (args_.state) cudaFreeAsync(args_.state, stream_);
   cudaStreamSynchronize(stream_);
   cudaStreamDestroy(stream_);
-  if (prober_stream_) cudaStreamDestroy(prober_stream_);  // the monitor saw it finish
   // The table, control page and bell stay pinned (and mapped) until no
   // kernel runs: unpin_later.
   unpin_later(table_);
@@ -308,19 +283,12 @@ void GpuInstance::trace_rings() {
   const ScoutStats& sc = control_->scout;
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
-                "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu, prober %llu); ns: quiet loads "
+                "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu); ns: quiet loads "
                 "%llu (%llu rounds with the command words: %llu), moved loads %llu, fence %llu, post+serve %llu",
-                u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies), u(sc.prober_hits),
+                u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies),
                 u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns), u(sc.moved_load_ns),
                 u(sc.fence_ns), u(sc.post_ns));
   trace(line);
-  if (prober_) {
-    const BlockStats& pb = control_->blocks[grid_];
-    std::snprintf(line, sizeof line, "  prober: samples %llu, look to sample avg %llu ns max %llu; scout: hits %llu, late %llu, waited %llu ns",
-                  u(pb.processed), u(pb.processed) ? u(pb.latency_sum_ns) / u(pb.processed) : 0ull, u(pb.latency_max_ns),
-                  u(sc.prober_hits), u(sc.prober_late), u(sc.prober_wait_ns));
-    trace(line);
-  }
   for (auto& c : channels_) {
     std::snprintf(line, sizeof line, "  slot %u key %llu: request head %llu tail %llu, reply head %llu tail %llu, waiters %u/%u",
                   c.index, (unsigned long long)table_->channels[c.index].key,
@@ -338,14 +306,8 @@ void GpuInstance::monitor() {
   // cudaStreamSynchronize: one thread per kernel parked inside the driver
   // is the suspect for a launch that hung in cudaHostRegister on the H100
   // with three persistent kernels running.
-  // The prober leaves when the kernel has (it watches the kernel's quit):
-  // both streams must be done before the kernel's memory goes.
-  for (cudaStream_t waiting = stream_;;) {
-    const cudaError_t e = cudaStreamQuery(waiting);
-    if (e == cudaSuccess && waiting == stream_ && prober_stream_) {
-      waiting = prober_stream_;
-      continue;
-    }
+  for (;;) {
+    const cudaError_t e = cudaStreamQuery(stream_);
     if (e == cudaSuccess) break;
     if (e != cudaErrorNotReady) die_on(e, "persistent kernel");
     const bool stopping = at(control_->cb.terminate_requested).load(std::memory_order_relaxed) != 0;
@@ -369,7 +331,7 @@ bool GpuInstance::publish_table(std::string& why) {
   at(control_->cb.table_epoch).store(epoch, std::memory_order_release);
   if (exited_.load() || trap_) return true;  // nobody reads the table (any more)
   const uint64_t deadline = monotonic_ns() + 5000000000ull;
-  for (uint32_t b = 0; b < grid_ + prober_; ++b) {  // the prober's is blocks[grid_]
+  for (uint32_t b = 0; b < grid_; ++b) {
     while (at(control_->blocks[b].seen_table_epoch).load(std::memory_order_acquire) < epoch) {
       if (exited_.load()) return true;
       if (monotonic_ns() > deadline) {

@@ -83,8 +83,6 @@ class GpuInstance {
   ChannelTable* table_ = nullptr;      // cudaHostAlloc'd, mapped
   KernelArgs args_{};
   cudaStream_t stream_ = nullptr;
-  bool prober_ = false;                // a prober kernel looks after the scout (prober.cuh)
-  cudaStream_t prober_stream_ = nullptr;
   std::mutex mu_;                      // guards channels_ and the table
   std::vector<BoundChannel> channels_;
   // Unbound channels stay registered until the kernel exits: unregistering

@@ -12,7 +12,6 @@
 // PCIe carries one poll per round per kernel, not one per block or per
 // channel, and a lone message costs two round trips to find and read.
 // Nothing does a read-modify-write on host memory.
-#include <array>
 #include <cstdio>
 
 #include "kernels/builtin/builtins.h"
@@ -20,7 +19,6 @@
 #include "server/cuda/worker/channel_owner.cuh"
 #include "server/cuda/worker/lone_record.cuh"
 #include "server/cuda/worker/persistent_kernel.h"
-#include "server/cuda/worker/prober.cuh"
 #include "server/cuda/worker/scout.cuh"
 
 namespace rk::server::gpu {
@@ -161,16 +159,11 @@ __device__ uint64_t claim_owned(const KernelArgs& a, uint32_t slot, DeviceCursor
 // kMultiBlock (a grid over 1): blocks other than 0 own channels, which the
 // scout may serve too (claim_channel). A one-block kernel has none of that
 // code: with it, a lone message took 1.8 µs longer (10.8 vs 9.0 µs).
-//
-// kBlockBound is the largest block the kernel is compiled for: ptxas gives
-// a thread 65536 / kBlockBound registers at most (128 for 512 threads). A
-// latency kernel of the default 256 threads gets its own instantiation
-// with up to 255, so the scout's round and the handler need not spill.
-template <rk::builtin::Builtin kWhich, bool kMultiBlock, uint32_t kBlockBound>
+template <rk::builtin::Builtin kWhich, bool kMultiBlock>
 // `a` is __grid_constant__: the lambdas below take it by reference, and a
 // plain by-value parameter whose address is taken is copied to local memory
 // (each use then a load that the scout's acquires send to L2).
-__global__ void __launch_bounds__(kBlockBound, 1) persistent_kernel(const __grid_constant__ KernelArgs a) {
+__global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const __grid_constant__ KernelArgs a) {
   constexpr bool kBlockPerMessage = rk::builtin::block_per_message(kWhich);
   extern __shared__ __align__(16) double reduce_scratch[];  // 16: the stages after it take 16-byte stores
   __shared__ Batch batch;
@@ -403,25 +396,16 @@ namespace {
 
 using PersistentKernel = void (*)(KernelArgs);
 using rk::builtin::Builtin;
-constexpr uint32_t kSmallBlock = 256;  // the default block (gpu_instance.cpp)
+// [one block, several blocks][built-in]
+constexpr PersistentKernel kPersistentKernels[2][size_t(Builtin::count)] = {
+    {persistent_kernel<Builtin::echo, false>, persistent_kernel<Builtin::counter, false>,
+     persistent_kernel<Builtin::saxpy, false>, persistent_kernel<Builtin::reduce_sum, false>},
+    {persistent_kernel<Builtin::echo, true>, persistent_kernel<Builtin::counter, true>,
+     persistent_kernel<Builtin::saxpy, true>, persistent_kernel<Builtin::reduce_sum, true>},
+};
 
-template <bool kMultiBlock, uint32_t kBound>
-constexpr std::array<PersistentKernel, size_t(Builtin::count)> kernels_of() {
-  return {persistent_kernel<Builtin::echo, kMultiBlock, kBound>, persistent_kernel<Builtin::counter, kMultiBlock, kBound>,
-          persistent_kernel<Builtin::saxpy, kMultiBlock, kBound>,
-          persistent_kernel<Builtin::reduce_sum, kMultiBlock, kBound>};
-}
-
-// [one block of up to 256 threads, one block, several blocks][built-in].
-// Only the one-block kernels (the latency configuration) have a small-block
-// instantiation: at 128 registers the one-block echo and counter kernels
-// spilled; the multi-block ones would fit one block per SM instead of two.
-constexpr std::array<PersistentKernel, size_t(Builtin::count)> kPersistentKernels[3] = {
-    kernels_of<false, kSmallBlock>(), kernels_of<false, kMaxBlockThreads>(), kernels_of<true, kMaxBlockThreads>()};
-
-PersistentKernel kernel_for(uint32_t builtin, uint32_t grid, uint32_t block) {
-  if (builtin >= size_t(Builtin::count)) return nullptr;
-  return kPersistentKernels[grid > 1 ? 2 : block > kSmallBlock ? 1 : 0][builtin];
+PersistentKernel kernel_for(uint32_t builtin, uint32_t grid) {
+  return builtin < size_t(Builtin::count) ? kPersistentKernels[grid > 1][builtin] : nullptr;
 }
 
 }  // namespace
@@ -443,13 +427,13 @@ cudaError_t configure_persistent_kernel(int carveout_percent) {
 }
 
 cudaError_t persistent_kernel_blocks_per_sm(uint32_t builtin, uint32_t grid, uint32_t block, int* out) {
-  PersistentKernel k = kernel_for(builtin, grid, block);
+  PersistentKernel k = kernel_for(builtin, grid);
   if (!k) return cudaErrorInvalidDeviceFunction;
   return cudaOccupancyMaxActiveBlocksPerMultiprocessor(out, k, int(block), persistent_kernel_smem(block));
 }
 
 cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint32_t block, cudaStream_t stream) {
-  PersistentKernel k = kernel_for(args.builtin, grid, block);
+  PersistentKernel k = kernel_for(args.builtin, grid);
   if (!k) return cudaErrorInvalidDeviceFunction;
   k<<<grid, block, persistent_kernel_smem(block), stream>>>(args);
   return cudaGetLastError();
@@ -473,13 +457,6 @@ cudaError_t write_round_log(const char* path) {
   (void)path;
   return cudaSuccess;
 #endif
-}
-
-__global__ void prober_kernel(const __grid_constant__ KernelArgs a) { prober_loop(a, threadIdx.x % 32); }
-
-cudaError_t launch_prober_kernel(const KernelArgs& args, cudaStream_t stream) {
-  prober_kernel<<<1, 32, 0, stream>>>(args);
-  return cudaGetLastError();
 }
 
 cudaError_t launch_trap_kernel(cudaStream_t stream) {

@@ -20,10 +20,6 @@ size_t persistent_kernel_smem(uint32_t block);
 // one SM at once.
 cudaError_t persistent_kernel_blocks_per_sm(uint32_t builtin, uint32_t grid, uint32_t block, int* out);
 cudaError_t launch_persistent_kernel(const KernelArgs& args, uint32_t grid, uint32_t block, cudaStream_t stream);
-// The prober (prober.cuh) of a one-block kernel launched with
-// args.prober_stagger_ns: one warp, on a stream of its own, until that
-// kernel quits.
-cudaError_t launch_prober_kernel(const KernelArgs& args, cudaStream_t stream);
 // A kernel that traps at once: the fault path's test.
 cudaError_t launch_trap_kernel(cudaStream_t stream);
 // A kernel that spins without a heartbeat until `cb` says terminate: the

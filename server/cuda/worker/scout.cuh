@@ -24,7 +24,6 @@
 #include "server/cuda/worker/channel_owner.cuh"
 #include "server/cuda/worker/device_atomics.cuh"
 #include "server/cuda/worker/kernel_args.h"
-#include "server/cuda/worker/prober.cuh"
 #include "server/cuda/worker/round_log.cuh"
 #include "server/cuda/worker/tail_prefetch.cuh"
 #include "shm/ring_layout.h"
@@ -309,9 +308,6 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   uint32_t acquired;
   load_tails(s, lane, tail, seen, want, !prefetching, acquired,
              [&, now = s.now](uint32_t k) { return !a.staged & (s.hot_until[k] > now) & (k != prefetch.slot); });
-  // The prober's look follows this one (prober.cuh).
-  if (prefetching && a.prober_stagger_ns && lane == 0)
-    post_prober_look(a.shared->prober, s.now, s.request_ring[target], s.table_epoch);
   if (prefetching) {
     // The prefetch loaded that slot's tail (its lane's header word).
 #pragma unroll
@@ -354,7 +350,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   seen_move = __any_sync(0xffffffffu, seen_move);
   unacquired = __any_sync(0xffffffffu, unacquired);
   const bool acquired_elsewhere = acquired_moved && owner_block(acquired) != 0;
-  uint32_t movers = __ballot_sync(0xffffffffu, acquired_moved);
+  const uint32_t movers = __ballot_sync(0xffffffffu, acquired_moved);
   const bool elsewhere = __any_sync(0xffffffffu, acquired_elsewhere);
   if (lane == 0) s.loaded_at = globaltimer();  // the tails are in
   __syncwarp();  // lane 0's command words are in ScoutState for every lane
@@ -362,28 +358,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   const uint64_t epoch = s.epoch;
   const bool bell_rang = bell != s.last_bell;
   const bool sweep_due = s.round % kSweepEvery == 0;
-  const bool quiet = !(seen_move && active) && !bell_rang && !sweep_due && !terminate && epoch == s.table_epoch;
-  // Nothing moved in the target's look: the prober's, a little later, may
-  // have found its next record in the mailbox. Then that is the move.
-  bool probed = false;
-  if (quiet && prefetching && active && a.prober_stagger_ns) {
-    uint64_t probed_tail = 0;
-    bool late = false;
-    probed = take_prober_sample(a.shared->prober, s.now, s.now + a.prober_stagger_ns + kProberAnswerNs, prefetch,
-                                probed_tail, lane, late);
-    if (lane == 0) {
-      s.stats.prober_late += late;
-      s.stats.prober_wait_ns += globaltimer() - s.loaded_at;
-    }
-    if (probed) {
-      acquired = prefetch.slot;
-      acquired_moved = lane == prefetch.slot % 32;
-      acquired_tail = probed_tail;
-      movers = 1u << (prefetch.slot % 32);
-      if (lane == 0) ++s.stats.prober_hits;
-    }
-  }
-  if (quiet && !probed) {
+  if (!(seen_move && active) && !bell_rang && !sweep_due && !terminate && epoch == s.table_epoch) {
     if (lane == 0) {
       ++s.round;
       ++s.stats.rounds;
