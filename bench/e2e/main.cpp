@@ -316,7 +316,8 @@ void Harness::add(Record r) {
       vs = buf;
       if (!vs.empty()) r.extra["baseline"] = base;
     }
-    const Record* bare = r.backend == "cuda" && r.latency ? find("latency", "floor", 0, 1) : nullptr;
+    const bool round_trips = r.scenario == "latency" || r.scenario == "latency_idle";
+    const Record* bare = r.backend == "cuda" && round_trips && r.latency ? find("latency", "floor", 0, 1) : nullptr;
     if (bare && bare->latency && bare->latency->p50 > 0) {
       char buf[64];
       std::snprintf(buf, sizeof buf, ", %.2fx 0 B floor", r.latency->p50 / bare->latency->p50);
