@@ -7,7 +7,7 @@
 #   VARIANTS="old new" REPS=3 ROUNDS=100000 PAYLOADS=64 \
 #     scripts/device-ab.sh BUILD VARIANT_ROOT OUT [tests]
 # A variant folder may hold an `env` file of VAR=value lines for its
-# daemon (e.g. RK_GPU_PROBER_NS=0), so one build can run several ways.
+# daemon (e.g. RK_SMEM_CARVEOUT=50), so one build can run several ways.
 # With `tests`, BUILD's gpu suites run first. Then
 # `python3 bench/tail_shares.py OUT/<variant>-<rep>` reads the samples.
 set -uo pipefail
