@@ -160,6 +160,72 @@ TEST(ShmTailDigest, OffWithoutTheFeature) {
   EXPECT_EQ(digest(m), 0u);
 }
 
+// The mailbox (kRingMailbox): a copy of each small record published
+// alone, as a GPU's second look reads it: the record's words, then the tail,
+// the digest and the producer's reply head.
+constexpr RingConfig kMailboxRing{1u << 16, 1024, kRingTailDigest | kRingMailbox};
+
+uint64_t box(RingMemory& m, uint32_t word) { return std::atomic_ref<uint64_t>(m.header()->mailbox[word]).load(); }
+
+// Publishes one record of `body` bytes alone, as an awaited call does.
+void publish_awaited(RingProducer& p, size_t body, uint64_t tag, uint64_t reply_head) {
+  auto r = p.try_reserve(body);
+  ASSERT_TRUE(r.ok());
+  test::fill_pattern(*r, tag);
+  p.stage(body);
+  p.publish_no_wake(/*awaited=*/true, reply_head);
+}
+
+TEST(ShmMailbox, HoldsEachSmallRecordWithItsTailDigestAndReplyHead) {
+  RingMemory m(kMailboxRing);
+  auto p = m.producer();
+  uint64_t before = 0;
+  for (size_t body = 0; record_bytes(body) <= kMailboxRecordWords * 8; body += 3) {
+    publish_awaited(p, body, body + 7, 1000 + body);
+    const uint64_t after = tail(m);
+    ASSERT_EQ(box(m, kMailboxTail), after) << "body " << body;
+    EXPECT_EQ(box(m, kMailboxDigest), expected_digest(m, before, after));
+    EXPECT_EQ(box(m, kMailboxDigest), digest(m));
+    EXPECT_EQ(box(m, kMailboxReplyHead), 1000 + body);
+    EXPECT_EQ(std::memcmp(m.header()->mailbox, m.buffer() + before, after - before), 0) << "body " << body;
+    // What the GPU checks: the mailbox's own words give its digest.
+    EXPECT_EQ(tail_digest(m.header()->mailbox, uint32_t((after - before) / 8), after), box(m, kMailboxDigest));
+    before = after;
+  }
+}
+
+TEST(ShmMailbox, LargerRecordsStreamsAndRingsWithoutTheFeatureLeaveItAlone) {
+  RingMemory m(kMailboxRing);
+  auto p = m.producer();
+  publish_awaited(p, 40, 1, 5);
+  const uint64_t first_tail = tail(m);
+  ASSERT_EQ(box(m, kMailboxTail), first_tail);
+  // One word more than the mailbox holds: the tail digest still comes, the mailbox keeps the last one.
+  publish_awaited(p, kMailboxRecordWords * 8 - kRecordHeaderBytes + 8, 2, 6);
+  EXPECT_NE(digest(m), box(m, kMailboxDigest));
+  EXPECT_EQ(box(m, kMailboxTail), first_tail);
+  auto r = p.try_reserve(16);
+  ASSERT_TRUE(r.ok());
+  p.stage(16);
+  p.publish_no_wake(/*awaited=*/false, 7);
+  EXPECT_EQ(box(m, kMailboxTail), first_tail);
+
+  RingMemory plain(kDigestRing);
+  auto q = plain.producer();
+  publish_awaited(q, 40, 1, 5);
+  EXPECT_NE(digest(plain), 0u);
+  for (uint32_t i = 0; i < kMailboxWords; ++i) EXPECT_EQ(box(plain, i), 0u) << "word " << i;
+}
+
+TEST(ShmMailbox, MailboxAloneWithoutTheTailDigestFeature) {
+  RingMemory m(RingConfig{4096, 1024, kRingMailbox});
+  auto p = m.producer();
+  publish_awaited(p, 24, 3, 9);
+  EXPECT_EQ(digest(m), 0u);  // the tail's line is left as it was
+  EXPECT_EQ(box(m, kMailboxTail), tail(m));
+  EXPECT_EQ(box(m, kMailboxDigest), expected_digest(m, 0, tail(m)));
+}
+
 TEST(ShmTailDigest, TornReadsAndOldDigestsDoNotMatch) {
   std::vector<uint64_t> old_words(16), new_words(16);
   for (uint32_t i = 0; i < 16; ++i) {
