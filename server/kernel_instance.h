@@ -26,7 +26,6 @@ struct KernelInstance {
   std::string backend;         // "cpu" | "cuda"
   int32_t device = -1;
   uint64_t ring_bytes = 0;
-  bool request_mailbox = false;  // its request rings carry the mailbox (server/cuda/prober_config.h)
   shm::Segment bell_segment;   // unlinked at once; passed to clients as a descriptor
   shm::KernelBell* bell = nullptr;
   std::unique_ptr<Executor> executor;

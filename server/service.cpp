@@ -9,7 +9,6 @@
 #include "kernels/registry.h"
 #include "ringkernel/ringkernel.h"
 #include "schema/wire.h"
-#include "server/cuda/prober_config.h"
 #include "shm/clock.h"
 
 namespace rk::server {
@@ -157,10 +156,8 @@ void Service::bind(Session& s, KernelInstance& k, Reply out, int& pass_fd) {
   shm::RingConfig rings = ring_config_for(k.ring_bytes);
   // A GPU reads the requests and writes the replies across PCIe: the tail
   // digest saves a round trip per small request and a fence per small
-  // reply, the mailbox (for kernels with a prober) a missed round
-  // (shm/tail_digest.h).
+  // reply (shm/tail_digest.h).
   if (k.backend == "cuda") rings.features |= shm::kRingTailDigest | shm::kRingUnorderedTail;
-  if (k.request_mailbox) rings.features |= shm::kRingMailbox;
   auto ch = s.open_channel(k.id, rings);
   if (!ch)
     return fail(out, ch.error(),
@@ -222,8 +219,6 @@ Result<KernelInstance*> Service::start_instance(const InstanceRequest& r, uint64
   k->backend = backend_name;
   k->device = r.device;
   k->ring_bytes = r.ring_bytes ? r.ring_bytes : options_.default_ring_bytes;
-  k->request_mailbox = backend_name == "cuda" && gpu::wants_prober(r.grid, r.block, def->block_per_message,
-                                                                   r.transfer == Transfer::staged);
   k->bell_segment = std::move(*bell);
   k->bell = reinterpret_cast<shm::KernelBell*>(static_cast<std::byte*>(k->bell_segment.data()) +
                                                sizeof(shm::SegmentHeader));

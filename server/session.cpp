@@ -79,7 +79,7 @@ Result<ChannelPtr> Session::open_channel(uint32_t instance_id, const shm::RingCo
   std::memset(base + offset, 0, 2 * one);  // reused areas hold old records
   // Each ring takes the features of its direction (shm/tail_digest.h).
   shm::RingConfig requests = rings, replies = rings;
-  requests.features &= shm::kRingTailDigest | shm::kRingMailbox;
+  requests.features &= shm::kRingTailDigest;
   replies.features &= shm::kRingUnorderedTail;
   if (Errc e = shm::format_ring(base + offset, requests); e != Errc::ok) return e;
   if (Errc e = shm::format_ring(base + offset + one, replies); e != Errc::ok) return e;

@@ -79,9 +79,7 @@ class RingProducer {
   // 20-30 ns of hashing a streaming producer does without). `reply_head`:
   // where this producer has released the replies it reads to (the head of
   // its reply ring), stored beside the digest: a GPU reads both with the
-  // tail instead of the reply ring's line (0: none, or unknown). With
-  // kRingMailbox such a record is also copied, with its tail, digest and
-  // `reply_head`, into the mailbox, after the tail.
+  // tail instead of the reply ring's line (0: none, or unknown).
   void publish_no_wake(bool awaited = true, uint64_t reply_head = 0);
 
   // Bytes free for records right now (from a fresh load of head).
@@ -101,7 +99,6 @@ class RingProducer {
   Result<std::span<std::byte>> reserve_slow(size_t n, Deadline deadline, const WaitStop* stop,
                                             DoorbellWord* before_sleep);
   Errc refresh_head();
-  void fill_mailbox(const std::byte* record, uint32_t words, uint64_t digest, uint64_t reply_head);
   RingHeader* hdr_ = nullptr;
   std::byte* buf_ = nullptr;
   RingConfig cfg_{};
@@ -250,33 +247,14 @@ inline void RingProducer::publish_no_wake(bool awaited, uint64_t reply_head) {
   if (tail_ == published_) return;
   // One small record since the last publish (no padding before it): its
   // digest goes out with the tail, for a consumer across PCIe.
-  const uint64_t bytes = tail_ - published_;
-  const bool alone = awaited && staged_pos_ == published_ && bytes <= kTailDigestMaxBytes;
-  uint64_t digest = 0;
-  if (alone && (cfg_.features & (kRingTailDigest | kRingMailbox))) {
-    digest = tail_digest(buf_ + (published_ & mask_), uint32_t(bytes / 8), tail_);
-    if (cfg_.features & kRingTailDigest) {
-      std::atomic_ref<uint64_t>(hdr_->tail_digest).store(digest, std::memory_order_relaxed);
-      std::atomic_ref<uint64_t>(hdr_->tail_reply_head).store(reply_head, std::memory_order_relaxed);
-    }
+  if (awaited && (cfg_.features & kRingTailDigest) && staged_pos_ == published_ &&
+      tail_ - published_ <= kTailDigestMaxBytes) {
+    const uint64_t digest = tail_digest(buf_ + (published_ & mask_), uint32_t((tail_ - published_) / 8), tail_);
+    std::atomic_ref<uint64_t>(hdr_->tail_digest).store(digest, std::memory_order_relaxed);
+    std::atomic_ref<uint64_t>(hdr_->tail_reply_head).store(reply_head, std::memory_order_relaxed);
   }
   std::atomic_ref<uint64_t>(hdr_->tail).store(tail_, std::memory_order_release);
-  // After the tail (stores stay in order on x86 and under release): a
-  // reader that finds the record there finds it published.
-  if (alone && (cfg_.features & kRingMailbox) && bytes <= kMailboxRecordWords * 8)
-    fill_mailbox(buf_ + (published_ & mask_), uint32_t(bytes / 8), digest, reply_head);
   published_ = tail_;
-}
-
-inline void RingProducer::fill_mailbox(const std::byte* record, uint32_t words, uint64_t digest,
-                                       uint64_t reply_head) {
-  // Word stores the reader may tear at will: the digest judges what it got.
-  uint64_t* box = hdr_->mailbox;
-  for (uint32_t i = 0; i < words; ++i)
-    std::atomic_ref<uint64_t>(box[i]).store(reinterpret_cast<const uint64_t*>(record)[i], std::memory_order_relaxed);
-  std::atomic_ref<uint64_t>(box[kMailboxTail]).store(tail_, std::memory_order_relaxed);
-  std::atomic_ref<uint64_t>(box[kMailboxDigest]).store(digest, std::memory_order_relaxed);
-  std::atomic_ref<uint64_t>(box[kMailboxReplyHead]).store(reply_head, std::memory_order_relaxed);
 }
 
 inline void RingProducer::publish() {

@@ -1,7 +1,7 @@
 // Ring memory layout, shared by host code, device code and the bindings'
 // layout tests. Plain data, no pointers, no includes beyond <cstdint>.
 //
-//   RingHeader (7 lines of 128 B) | buffer[capacity], capacity a power of two
+//   RingHeader (5 lines of 128 B) | buffer[capacity], capacity a power of two
 //
 // A record is [u32 length][u32 flags][body, padded to 8 bytes] and never
 // wraps: when it would not fit before the end of the buffer, the producer
@@ -14,7 +14,7 @@
 namespace rk::shm {
 
 inline constexpr uint32_t kRingMagic = 0x52494e47;  // "RING"
-inline constexpr uint32_t kRingLayoutVersion = 2;  // 2: the request mailbox (lines 5-6)
+inline constexpr uint32_t kRingLayoutVersion = 1;
 inline constexpr uint32_t kRingLine = 128;           // GPU L2 line; also 2 x86 lines
 inline constexpr uint32_t kRecordHeaderBytes = 8;
 inline constexpr uint32_t kRecordAlign = 8;
@@ -24,12 +24,9 @@ inline constexpr uint32_t kRecordAlign = 8;
 // for a small record published alone. kRingUnorderedTail: the producer
 // (a GPU) may publish its last small record unordered, marking the tail
 // with kTailUnordered; the consumer checks that record's digest.
-// kRingMailbox: the producer also copies such a small record, with its tail
-// and digest, into `mailbox` after publishing it (shm/tail_digest.h).
 inline constexpr uint32_t kRingTailDigest = 1u << 0;
 inline constexpr uint32_t kRingUnorderedTail = 1u << 1;
-inline constexpr uint32_t kRingMailbox = 1u << 2;
-inline constexpr uint32_t kRingKnownFeatures = kRingTailDigest | kRingUnorderedTail | kRingMailbox;
+inline constexpr uint32_t kRingKnownFeatures = kRingTailDigest | kRingUnorderedTail;
 inline constexpr uint64_t kTailUnordered = 1;  // bit 0 of a tail (positions are multiples of 8)
 
 // Record flags. Bits 16..31 belong to the layers above (see envelope.h).
@@ -85,31 +82,14 @@ struct alignas(kRingLine) RingHeader {
   DoorbellWord data_bell;
   // Line 4: producer waits here for space; the consumer rings it.
   DoorbellWord space_bell;
-
-  // Lines 5-6: producer-owned, with kRingMailbox: a copy of the last small
-  // record published alone (words 0..kMailboxRecordWords-1), then the tail
-  // that published it, its digest and the producer's reply head at the
-  // time (kMailbox*). A second place to find that record, on lines of its
-  // own: two PCIe reads of one line do not overlap (the second waits for
-  // the first), reads of two lines do, so a GPU can look twice within one
-  // round trip (server/cuda/worker/prober.cuh).
-  uint64_t mailbox[2 * kRingLine / 8];
 };
-static_assert(sizeof(RingHeader) == 7 * kRingLine);
+static_assert(sizeof(RingHeader) == 5 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, tail) == 1 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, tail_digest) == 1 * kRingLine + 8);
 static_assert(__builtin_offsetof(RingHeader, tail_reply_head) == 1 * kRingLine + 16);
 static_assert(__builtin_offsetof(RingHeader, head) == 2 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, data_bell) == 3 * kRingLine);
 static_assert(__builtin_offsetof(RingHeader, space_bell) == 4 * kRingLine);
-static_assert(__builtin_offsetof(RingHeader, mailbox) == 5 * kRingLine);
-
-// The mailbox's words after the record.
-inline constexpr uint32_t kMailboxWords = 2 * kRingLine / 8;
-inline constexpr uint32_t kMailboxTail = kMailboxWords - 3;
-inline constexpr uint32_t kMailboxDigest = kMailboxWords - 2;
-inline constexpr uint32_t kMailboxReplyHead = kMailboxWords - 1;
-inline constexpr uint32_t kMailboxRecordWords = kMailboxTail;  // records up to 232 bytes
 
 // Bytes a record of `body` bytes occupies in the buffer.
 constexpr uint64_t record_bytes(uint64_t body) {

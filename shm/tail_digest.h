@@ -15,20 +15,6 @@
 //   the next record must start all at once, unordered, and serves them when
 //   the digest matches: one PCIe round trip per call instead of two (the
 //   second would read the record after the tail, in acquire order).
-// * The mailbox (kRingMailbox, host to GPU): after the tail, the client
-//   also copies such a record of up to kMailboxRecordWords words into the
-//   request ring's mailbox (ring_layout.h), with the tail, the digest and
-//   its reply head. The GPU's first look (the tail's line and the record's
-//   lines) cannot be repeated until it lands: a second read of a line waits
-//   for the first, one round trip (1.2 µs on an H100). The mailbox is other
-//   lines, so a second reader (the prober, server/cuda/worker/prober.cuh)
-//   reads it a fraction of a round trip after the first look, and a request
-//   that landed just after that look costs a call that fraction instead of
-//   a whole round. Same digest, same test: the words are served only when
-//   they are the record that starts where the GPU stands. The reply head is
-//   not in the digest: it only ever allows an unordered reply when it
-//   equals the GPU's reply tail, and no value a torn read can give is above
-//   the client's real head.
 // * Replies (kRingUnorderedTail, GPU to host): when the client has taken
 //   every earlier reply (its head, read with the request, equals the tail;
 //   the client stores that head beside the digest, tail_reply_head, and it

@@ -56,9 +56,6 @@ struct alignas(128) ScoutStats {
   uint64_t lone_records;    // inline spans that took the lone-record path (lone_record.cuh)
   uint64_t prefetched_records;  // ... of them, read with their tail (tail_prefetch.cuh)
   uint64_t unordered_replies;   // lone records whose reply went out unordered (shm/tail_digest.h)
-  uint64_t prober_hits;         // quiet looks whose move the prober found in the mailbox (prober.cuh)
-  uint64_t prober_late;         // quiet looks whose prober sample was not in by the deadline
-  uint64_t prober_wait_ns;      // time quiet looks waited for the prober's samples
 };
 static_assert(sizeof(ScoutStats) == 128);
 

@@ -18,8 +18,6 @@
 #include "server/cuda/worker/trace.h"
 #include "shm/atomic_at.h"
 #include "shm/clock.h"
-#include "kernels/builtin/builtins.h"
-#include "server/cuda/prober_config.h"
 #include "shm/doorbell.h"
 
 namespace rk::server::gpu {
@@ -197,10 +195,6 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.instance = m.instance;
   a.builtin = m.builtin;
   a.staged = g->transfer_ == Transfer::staged;
-  const bool prober = !debug_kernel && wants_prober(g->grid_, g->block_,
-                                                    rk::builtin::block_per_message(rk::builtin::Builtin(m.builtin)),
-                                                    a.staged);
-  a.prober_stagger_ns = prober ? prober_stagger_ns() : 0;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
@@ -295,11 +289,6 @@ void GpuInstance::trace_rings() {
                 u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns), u(sc.moved_load_ns),
                 u(sc.fence_ns), u(sc.post_ns));
   trace(line);
-  if (args_.prober_stagger_ns) {
-    std::snprintf(line, sizeof line, "  prober: hits %llu, late %llu, quiet looks waited %llu ns", u(sc.prober_hits),
-                  u(sc.prober_late), u(sc.prober_wait_ns));
-    trace(line);
-  }
   for (auto& c : channels_) {
     std::snprintf(line, sizeof line, "  slot %u key %llu: request head %llu tail %llu, reply head %llu tail %llu, waiters %u/%u",
                   c.index, (unsigned long long)table_->channels[c.index].key,

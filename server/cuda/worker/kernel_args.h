@@ -21,7 +21,6 @@ struct KernelArgs {
   uint32_t instance;
   uint32_t builtin;           // rk::builtin::Builtin
   uint32_t staged;            // 1: a bridge copies the requests to device memory and posts their tails
-  uint32_t prober_stagger_ns; // one-block kernels: 0, no prober; else warp 1 looks this long after the scout (prober.cuh)
 };
 
 }  // namespace rk::server::gpu

@@ -165,9 +165,6 @@ template <rk::builtin::Builtin kWhich, bool kMultiBlock>
 // (each use then a load that the scout's acquires send to L2).
 __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const __grid_constant__ KernelArgs a) {
   constexpr bool kBlockPerMessage = rk::builtin::block_per_message(kWhich);
-  // Warp 1 probes for the scout (prober.cuh) in the one-block kernels
-  // whose scout serves lone records itself.
-  constexpr bool kProber = !kMultiBlock && !kBlockPerMessage;
   extern __shared__ __align__(16) double reduce_scratch[];  // 16: the stages after it take 16-byte stores
   __shared__ Batch batch;
   __shared__ BlockState b;
@@ -201,8 +198,6 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     scout.active = scout.terminate = scout.bell = 0;
     scout.epoch = 0;
     scout.drained_rounds = 0;
-    scout.prober = ProberState{};
-    scout.prober.run = 1;
     scout.quiet_rounds = 0;
     scout.stats = ScoutStats{};
     scout.prefetch.slot = kMaxChannels;
@@ -307,13 +302,10 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
           b.quit = r.quit;
           b.posted = r.posted;
           b.refresh = r.table_changed || b.seen_table_epoch == ~0ull;
-          write_shared(scout.prober.run, 0u);  // warp 1 joins the barrier
         }
         __syncwarp();
       }
       poll_owned(b, a, lane, round);
-    } else if (kProber && tid < 64 && a.prober_stagger_ns) {
-      probe_while_scouting(scout.prober, a.prober_stagger_ns, lane);
     }
     __syncthreads();
     if (b.quit) break;
@@ -377,7 +369,6 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       }
       if (!scout_sleeps) __nanosleep(kWorkerSleepNs);
     }
-    if (tid == 0) scout.prober.run = 1;  // seen by warp 1 after the barrier
     __syncthreads();  // b.* is rewritten by warp 0 next round
   }
   on_quiet();

@@ -24,7 +24,6 @@
 #include "server/cuda/worker/channel_owner.cuh"
 #include "server/cuda/worker/device_atomics.cuh"
 #include "server/cuda/worker/kernel_args.h"
-#include "server/cuda/worker/prober.cuh"
 #include "server/cuda/worker/round_log.cuh"
 #include "server/cuda/worker/tail_prefetch.cuh"
 #include "shm/ring_layout.h"
@@ -69,7 +68,6 @@ struct ScoutState {
   // empties L1) is an L2 round trip before the caller's reply.
   uint64_t loaded_at, fenced_at;
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
-  ProberState prober;                   // the second look at it (prober.cuh)
   ScoutStats stats;                     // lane 0's running counters, mirrored to the control page
 };
 
@@ -275,13 +273,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // Every load is issued before any value is used: storing each command
   // word to shared memory right after its load made lane 0 wait out one
   // PCIe round trip per word.
-  if (lane == 0) {
-    s.now = globaltimer();
-    // Warp 1's look follows this one (prober.cuh).
-    const uint32_t t = s.prefetch.slot;
-    if (kPrefetch && a.prober_stagger_ns && t < s.count && s.hot_until[t] > s.now)
-      post_prober_look(s.prober, s.now, s.request_ring[t]);
-  }
+  if (lane == 0) s.now = globaltimer();
   __syncwarp();
   // The command words in one load instruction of three lanes: lane 0 reads
   // active and terminate (one 8-byte word), lane 1 the table epoch, lane 2
@@ -358,7 +350,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   seen_move = __any_sync(0xffffffffu, seen_move);
   unacquired = __any_sync(0xffffffffu, unacquired);
   const bool acquired_elsewhere = acquired_moved && owner_block(acquired) != 0;
-  uint32_t movers = __ballot_sync(0xffffffffu, acquired_moved);
+  const uint32_t movers = __ballot_sync(0xffffffffu, acquired_moved);
   const bool elsewhere = __any_sync(0xffffffffu, acquired_elsewhere);
   if (lane == 0) s.loaded_at = globaltimer();  // the tails are in
   __syncwarp();  // lane 0's command words are in ScoutState for every lane
@@ -366,27 +358,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   const uint64_t epoch = s.epoch;
   const bool bell_rang = bell != s.last_bell;
   const bool sweep_due = s.round % kSweepEvery == 0;
-  const bool quiet = !(seen_move && active) && !bell_rang && !sweep_due && !terminate && epoch == s.table_epoch;
-  // Nothing moved in the target's look: warp 1's look, a little later, may
-  // have found its next record in the mailbox. Then that is the move.
-  bool probed = false;
-  if (quiet && prefetching && active && a.prober_stagger_ns) {
-    const uint64_t due = s.now + a.prober_stagger_ns + kProberReadNs;
-    uint64_t probed_tail = 0;
-    probed = take_prober_sample(s.prober, s.now, due > s.loaded_at ? due : s.loaded_at, prefetch, probed_tail, lane);
-    if (probed) {
-      acquired = prefetch.slot;
-      acquired_moved = lane == prefetch.slot % 32;
-      acquired_tail = probed_tail;
-      movers = 1u << (prefetch.slot % 32);
-    }
-    if (lane == 0) {
-      s.stats.prober_hits += probed;
-      s.stats.prober_late += read_shared(s.prober.sample_look) != s.now;
-      s.stats.prober_wait_ns += globaltimer() - s.loaded_at;
-    }
-  }
-  if (quiet && !probed) {
+  if (!(seen_move && active) && !bell_rang && !sweep_due && !terminate && epoch == s.table_epoch) {
     if (lane == 0) {
       ++s.round;
       ++s.stats.rounds;
