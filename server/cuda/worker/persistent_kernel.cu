@@ -195,6 +195,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     scout.count = 0;
     scout.last_bell = 0;
     scout.round = 0;
+    scout.last_sweep = 0u - kSweepEvery;  // the first round sweeps
     scout.active = scout.terminate = scout.bell = 0;
     scout.epoch = 0;
     scout.drained_rounds = 0;
