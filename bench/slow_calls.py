@@ -51,10 +51,11 @@ def describe(name, calls):
     quiet = collections.Counter(min(c["quiet"], 3) for c in calls)
     print(f"  {name}: {n} calls; quiet rounds before the serving one: "
           + ", ".join(f"{k if k < 3 else '3+'}: {100 * quiet[k] / n:.1f} %" for k in sorted(quiet)))
-    for key, label in (("latency", "latency"), ("loads", "serving round's loads"), ("serve", "its serving"),
+    for key, label in (("latency", "latency"), ("loads", "serving round's loads"),
+                       ("serve", "its serving and bookkeeping (round end - loads in)"),
                        ("found_after", "serving round start - send"), ("turnaround", "send - previous round's end"),
                        ("gap", "previous serving round's end - next round's start"),
-                       ("prev_serve", "previous serving round's serving"),
+                       ("prev_serve", "the same for the previous serving round"),
                        ("commands", "serving round read the command words"), ("sweep", "serving round swept"),
                        ("hit", "prefetch hit")):
         v = [c[key] for c in calls]
