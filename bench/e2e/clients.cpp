@@ -425,9 +425,8 @@ int ipc_stream(Client& c, SharedMemory& mem) {
 
 int floor_ping(Client& c, SharedMemory& mem) {
   auto* base = static_cast<unsigned char*>(mem.data());
-  auto* req = reinterpret_cast<FloorLine*>(base);
-  auto* rep = req + 1;
-  std::atomic_ref<uint64_t> seq(req->seq), done(rep->seq);
+  auto* line = reinterpret_cast<FloorLine*>(base);
+  std::atomic_ref<uint64_t> seq(line[kFloorRequest].word), done(line[kFloorReply].word);
   const uint64_t rounds = c.args_.num("rounds"), warmup = c.args_.num("warmup");
   const size_t len = c.payload_.size();
   const int64_t give_up_ns = 10'000'000'000;

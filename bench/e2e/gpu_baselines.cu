@@ -30,19 +30,21 @@ constexpr unsigned kThreads = 256;
 // The floor: thread 0 polls the request sequence in host memory (one PCIe
 // read per poll), the block copies the payload in 16-byte words with
 // cache-bypassing loads, then thread 0 publishes the reply sequence after a
-// system-scope fence.
+// system-scope fence. The abort word is read every kAbortEvery polls only,
+// so the poll loop stays one load of one line.
 __global__ void floor_kernel(unsigned char* mem, uint64_t payload, uint64_t rounds) {
-  auto* req = reinterpret_cast<FloorLine*>(mem);
-  auto* rep = req + 1;
+  constexpr uint32_t kAbortEvery = 1024;  // ~1.3 ms of polls
+  auto* line = reinterpret_cast<FloorLine*>(mem);
   const uint4* in = reinterpret_cast<const uint4*>(mem + kFloorReqPayload);
   uint4* out = reinterpret_cast<uint4*>(mem + kFloorRepPayload);
   __shared__ int stop;
-  cuda::atomic_ref<uint64_t, cuda::thread_scope_system> seq(req->seq), abort(req->abort), done(rep->seq);
+  cuda::atomic_ref<uint64_t, cuda::thread_scope_system> seq(line[kFloorRequest].word),
+      done(line[kFloorReply].word), abort(line[kFloorAbort].word);
   for (uint64_t i = 1; i <= rounds; ++i) {
     if (threadIdx.x == 0) {
       int s = 0;
-      while (seq.load(cuda::std::memory_order_acquire) != i) {
-        if (abort.load(cuda::std::memory_order_relaxed) != 0) {
+      for (uint32_t polls = 1; seq.load(cuda::std::memory_order_acquire) != i; ++polls) {
+        if (polls % kAbortEvery == 0 && abort.load(cuda::std::memory_order_relaxed) != 0) {
           s = 1;
           break;
         }

@@ -507,7 +507,7 @@ void Harness::floor_latency(uint64_t payload) {
   std::vector<Child> kids;
   if (auto c = Child::spawn(exe_, args, {board->fd(), mem->fd()})) kids.push_back(std::move(*c));
   const bool ok = !kids.empty() && collect(kids, *board, 1, 600000, "floor");
-  if (!ok) std::atomic_ref<uint64_t>(static_cast<FloorLine*>(mem->data())->abort).store(1, std::memory_order_release);
+  if (!ok) std::atomic_ref<uint64_t>(static_cast<FloorLine*>(mem->data())[kFloorAbort].word).store(1, std::memory_order_release);
   if (std::string e = gpu_floor_finish(floor); !e.empty()) return note("floor: " + e);
   if (!ok) return;
   add(latency_record("latency", "cuda", "floor", payload,
