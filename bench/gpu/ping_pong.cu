@@ -15,6 +15,10 @@
 //   host     store: a release store; nt: a non-temporal store and sfence,
 //            so the line is in memory, not modified in a core's cache,
 //            when the GPU's read comes
+//   record   a warp's look, as the scout's with its prefetch: lane 0 reads
+//            the sequence, lanes 1-31 two lines of a record on another
+//            page, one load instruction; the host writes the record before
+//            the sequence, or leaves it
 // Prints the host's round trip (p50, p90, p99, p99.9) and the kernel's
 // view: looks per round trip, and how long the look that found the
 // request took against a quiet one. Asserts nothing.
@@ -126,11 +130,48 @@ __global__ void pong(uint64_t* req, uint64_t* rep, uint64_t rounds, Knobs kn, Ke
   *view = KernelView{looks, found_ns, found, quiet_ns, quiet, 0};
 }
 
+// The warp's look of the `record` variants (see the top).
+__global__ void pong_record(uint64_t* req, uint64_t* rec, uint64_t* rep, uint64_t rounds, Knobs kn,
+                            KernelView* view) {
+  const uint32_t lane = threadIdx.x;
+  uint64_t* word = lane == 0 ? req : rec + (lane - 1);
+  const uint64_t give_up = globaltimer() + kGiveUpNs;
+  unsigned long long looks = 0, found_ns = 0, found = 0, quiet_ns = 0, quiet = 0;
+  for (uint64_t i = 1; i <= rounds;) {
+    const uint64_t at = globaltimer();
+    const uint64_t x = SysRef(*word).load(cuda::std::memory_order_relaxed);
+    const uint64_t seq = __shfl_sync(0xffffffffu, x, 0);  // waits for every lane's load
+    const uint64_t t = globaltimer_after(seq);
+    ++looks;
+    if (seq >= i) {
+      found_ns += t - at;
+      ++found;
+      if (lane == 0) {
+        if (kn.fenced) cuda::atomic_thread_fence(cuda::std::memory_order_seq_cst, cuda::thread_scope_system);
+        SysRef(*rep).store(i, cuda::std::memory_order_relaxed);
+      }
+      ++i;
+      if (kn.delay_ns) spin_ns(kn.delay_ns);
+    } else {
+      quiet_ns += t - at;
+      ++quiet;
+      if (t > give_up) {
+        if (lane == 0) view->timed_out = 1;
+        return;
+      }
+    }
+  }
+  if (lane == 0) *view = KernelView{looks, found_ns, found, quiet_ns, quiet, 0};
+}
+
+enum Record : uint32_t { kNoRecord, kRecordWritten, kRecordLeft };
+
 struct Variant {
   const char* name;
   uint32_t lines;
   bool acquire, fenced, nt;
   uint32_t delay_ns;
+  Record record = kNoRecord;
 };
 
 struct Result {
@@ -155,12 +196,14 @@ void pin(int cpu) {
 
 // The host half, on its own thread: write the sequence to each line, spin
 // for the reply.
-std::string ping(uint64_t* req, uint64_t* rep, const Variant& v, uint64_t total, uint64_t warmup, int cpu,
-                 std::vector<uint64_t>& ns) {
+std::string ping(uint64_t* req, uint64_t* rec, uint64_t* rep, const Variant& v, uint64_t total, uint64_t warmup,
+                 int cpu, std::vector<uint64_t>& ns) {
   pin(cpu);
   std::atomic_ref<uint64_t> reply(*rep);
   for (uint64_t i = 1; i <= total; ++i) {
     const uint64_t t0 = now_ns();
+    if (v.record == kRecordWritten)
+      for (uint32_t w = 0; w < 2 * kLineWords; ++w) rec[w] = i;
     for (uint32_t k = 0; k < v.lines; ++k) {
       if (v.nt) _mm_stream_si64(reinterpret_cast<long long*>(&req[k * kLineWords]), static_cast<long long>(i));
       else std::atomic_ref<uint64_t>(req[k * kLineWords]).store(i, std::memory_order_release);
@@ -183,9 +226,10 @@ std::string ping(uint64_t* req, uint64_t* rep, const Variant& v, uint64_t total,
 std::string run(uint64_t* host, uint64_t* dev, const Variant& v, uint32_t stagger_ns, uint64_t rounds, int cpu,
                 KernelView* view, Result& out) {
   constexpr uint64_t kWarmup = 2000;
-  uint64_t* req = host;           // page 0: the request lines
-  uint64_t* rep = host + 512;     // page 1: the reply line
-  std::memset(host, 0, 2 * 4096);
+  uint64_t* req = host;         // page 0: the request lines
+  uint64_t* rep = host + 512;   // page 1: the reply line
+  uint64_t* rec = host + 1024;  // page 2: the record lines
+  std::memset(host, 0, 3 * 4096);
   std::memset(view, 0, sizeof *view);
   Knobs kn;
   kn.stagger_ns = stagger_ns;
@@ -193,7 +237,8 @@ std::string run(uint64_t* host, uint64_t* dev, const Variant& v, uint32_t stagge
   kn.acquire = v.acquire;
   kn.fenced = v.fenced;
   const uint64_t total = rounds + kWarmup;
-  switch (v.lines) {
+  switch (v.record != kNoRecord ? 0 : v.lines) {
+    case 0: pong_record<<<1, 32>>>(dev, dev + 1024, dev + 512, total, kn, view); break;
     case 1: pong<1><<<1, 32>>>(dev, dev + 512, total, kn, view); break;
     case 2: pong<2><<<1, 32>>>(dev, dev + 512, total, kn, view); break;
     case 4: pong<4><<<1, 32>>>(dev, dev + 512, total, kn, view); break;
@@ -203,7 +248,7 @@ std::string run(uint64_t* host, uint64_t* dev, const Variant& v, uint32_t stagge
   CUDA_TRY(cudaGetLastError());
   out.ns.reserve(rounds);
   std::string err;
-  std::thread t([&] { err = ping(req, rep, v, total, kWarmup, cpu, out.ns); });
+  std::thread t([&] { err = ping(req, rec, rep, v, total, kWarmup, cpu, out.ns); });
   t.join();
   CUDA_TRY(cudaDeviceSynchronize());
   out.view = *view;
@@ -227,7 +272,7 @@ int main(int argc, char** argv) {
     std::printf("rk_bench_gpu_ping_pong: no CUDA device, nothing measured\n");
     return 0;
   }
-  constexpr size_t kBytes = 2 * 4096;
+  constexpr size_t kBytes = 3 * 4096;
   void* mapped = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mapped == MAP_FAILED) {
     std::perror("mmap");
@@ -258,6 +303,11 @@ int main(int argc, char** argv) {
       {"4 lines staggered, plain reply", 4, false, false, false, 0},
       {"4 lines staggered, plain reply, host nt", 4, false, false, true, 0},
       {"8 lines staggered, plain reply", 8, false, false, false, 0},
+      {"warp look + record, host writes it", 1, false, false, false, 0, kRecordWritten},
+      {"warp look + record, host leaves it", 1, false, false, false, 0, kRecordLeft},
+      {"warp look + record written, delay 300", 1, false, false, false, 300, kRecordWritten},
+      {"warp look + record written, fenced", 1, false, true, false, 0, kRecordWritten},
+      {"warp look + record written, fenced, d300", 1, false, true, false, 300, kRecordWritten},
   };
   // A quiet look's length sets the stagger: K loads a K-th of it apart.
   uint32_t look_ns = 1000;
