@@ -15,6 +15,9 @@
 //   host     store: a release store; nt: a non-temporal store and sfence,
 //            so the line is in memory, not modified in a core's cache,
 //            when the GPU's read comes
+//   pollers  K warps each poll one line (a K-th of a round trip apart) and
+//            hand what they see through shared memory to a warp that only
+//            replies, so the reply's store has no load of its own in flight
 //   record   a warp's look, as the scout's with its prefetch: lane 0 reads
 //            the sequence, lanes 1-31 two lines of a record on another
 //            page, one load instruction; the host writes the record before
@@ -164,7 +167,45 @@ __global__ void pong_record(uint64_t* req, uint64_t* rec, uint64_t* rep, uint64_
   if (lane == 0) *view = KernelView{looks, found_ns, found, quiet_ns, quiet, 0};
 }
 
-enum Record : uint32_t { kNoRecord, kRecordWritten, kRecordLeft };
+// The `pollers` variants: warps 0..K-1 poll line k each, warp K replies.
+__global__ void pong_pollers(uint64_t* req, uint64_t* rep, uint64_t rounds, Knobs kn, KernelView* view) {
+  __shared__ unsigned long long seen, looks;
+  __shared__ int timed_out;
+  const uint32_t warp = threadIdx.x / 32, pollers = blockDim.x / 32 - 1;
+  if (threadIdx.x == 0) seen = looks = timed_out = 0;
+  __syncthreads();
+  const uint64_t give_up = globaltimer() + kGiveUpNs;
+  if (threadIdx.x % 32 == 0) {
+    volatile unsigned long long& latest = seen;
+    volatile int& stop = timed_out;
+    if (warp < pollers) {
+      spin_ns(warp * kn.stagger_ns);
+      SysRef line(req[warp * kLineWords]);
+      unsigned long long mine = 0;
+      for (uint64_t last = 0; last < rounds && latest < rounds && !stop;) {
+        const uint64_t x = line.load(cuda::std::memory_order_relaxed);
+        ++mine;
+        if (x > last) {
+          last = x;
+          atomicMax(&seen, static_cast<unsigned long long>(x));
+        }
+        if (globaltimer() > give_up) stop = 1;
+      }
+      atomicAdd(&looks, mine);
+    } else {
+      for (uint64_t i = 1; i <= rounds && !stop; ++i) {
+        while (latest < i && !stop)
+          if (globaltimer() > give_up) stop = 1;
+        if (kn.fenced) cuda::atomic_thread_fence(cuda::std::memory_order_seq_cst, cuda::thread_scope_system);
+        SysRef(*rep).store(i, cuda::std::memory_order_relaxed);
+      }
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) *view = KernelView{looks, 0, rounds, 0, 0, timed_out};
+}
+
+enum Record : uint32_t { kNoRecord, kRecordWritten, kRecordLeft, kPollers };
 
 struct Variant {
   const char* name;
@@ -237,7 +278,8 @@ std::string run(uint64_t* host, uint64_t* dev, const Variant& v, uint32_t stagge
   kn.acquire = v.acquire;
   kn.fenced = v.fenced;
   const uint64_t total = rounds + kWarmup;
-  switch (v.record != kNoRecord ? 0 : v.lines) {
+  if (v.record == kPollers) pong_pollers<<<1, 32 * (v.lines + 1)>>>(dev, dev + 512, total, kn, view);
+  else switch (v.record != kNoRecord ? 0 : v.lines) {
     case 0: pong_record<<<1, 32>>>(dev, dev + 1024, dev + 512, total, kn, view); break;
     case 1: pong<1><<<1, 32>>>(dev, dev + 512, total, kn, view); break;
     case 2: pong<2><<<1, 32>>>(dev, dev + 512, total, kn, view); break;
@@ -303,6 +345,11 @@ int main(int argc, char** argv) {
       {"4 lines staggered, plain reply", 4, false, false, false, 0},
       {"4 lines staggered, plain reply, host nt", 4, false, false, true, 0},
       {"8 lines staggered, plain reply", 8, false, false, false, 0},
+      {"1 poller warp, 1 replier", 1, false, false, false, 0, kPollers},
+      {"2 poller warps staggered, 1 replier", 2, false, false, false, 0, kPollers},
+      {"4 poller warps staggered, 1 replier", 4, false, false, false, 0, kPollers},
+      {"4 poller warps staggered, fenced reply", 4, false, true, false, 0, kPollers},
+      {"8 poller warps staggered, 1 replier", 8, false, false, false, 0, kPollers},
       {"warp look + record, host writes it", 1, false, false, false, 0, kRecordWritten},
       {"warp look + record, host leaves it", 1, false, false, false, 0, kRecordLeft},
       {"warp look + record written, delay 300", 1, false, false, false, 300, kRecordWritten},
@@ -314,7 +361,7 @@ int main(int argc, char** argv) {
   for (int pass = 0; pass < 2; ++pass)
     for (const Variant& v : variants) {
       Result r;
-      const uint32_t stagger = v.lines > 1 ? look_ns / v.lines : 0;
+      const uint32_t stagger = v.lines > 1 ? look_ns / v.lines : 0;  // K lines or K pollers
       if (std::string e = run(static_cast<uint64_t*>(mapped), dev, v, stagger, rounds, cpu, view, r); !e.empty()) {
         std::printf("  %-42s %s\n", v.name, e.c_str());
         continue;
