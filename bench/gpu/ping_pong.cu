@@ -169,20 +169,23 @@ __global__ void pong_record(uint64_t* req, uint64_t* rec, uint64_t* rep, uint64_
 
 // The `pollers` variants: warps 0..K-1 poll line k each, warp K replies.
 __global__ void pong_pollers(uint64_t* req, uint64_t* rep, uint64_t rounds, Knobs kn, KernelView* view) {
-  __shared__ unsigned long long seen, looks;
+  __shared__ unsigned long long seen, looks, quiet_until;
   __shared__ int timed_out;
   const uint32_t warp = threadIdx.x / 32, pollers = blockDim.x / 32 - 1;
-  if (threadIdx.x == 0) seen = looks = timed_out = 0;
+  if (threadIdx.x == 0) seen = looks = quiet_until = timed_out = 0;
   __syncthreads();
   const uint64_t give_up = globaltimer() + kGiveUpNs;
   if (threadIdx.x % 32 == 0) {
     volatile unsigned long long& latest = seen;
     volatile int& stop = timed_out;
+    volatile unsigned long long& pause_until = quiet_until;  // `delay`: no look issued before it
     if (warp < pollers) {
       spin_ns(warp * kn.stagger_ns);
       SysRef line(req[warp * kLineWords]);
       unsigned long long mine = 0;
       for (uint64_t last = 0; last < rounds && latest < rounds && !stop;) {
+        while (globaltimer() < pause_until) {
+        }
         const uint64_t x = line.load(cuda::std::memory_order_relaxed);
         ++mine;
         if (x > last) {
@@ -198,6 +201,7 @@ __global__ void pong_pollers(uint64_t* req, uint64_t* rep, uint64_t rounds, Knob
           if (globaltimer() > give_up) stop = 1;
         if (kn.fenced) cuda::atomic_thread_fence(cuda::std::memory_order_seq_cst, cuda::thread_scope_system);
         SysRef(*rep).store(i, cuda::std::memory_order_relaxed);
+        if (kn.delay_ns) pause_until = globaltimer() + kn.delay_ns;
       }
     }
   }
@@ -341,6 +345,12 @@ int main(int argc, char** argv) {
       {"floor, host nt", 1, true, true, true, 0},
       {"relaxed, plain, delay 300 ns", 1, false, false, false, 300},
       {"relaxed, plain, delay 600 ns", 1, false, false, false, 600},
+      {"relaxed, plain, delay 100 ns", 1, false, false, false, 100},
+      {"relaxed, plain, delay 200 ns", 1, false, false, false, 200},
+      {"relaxed, plain, delay 400 ns", 1, false, false, false, 400},
+      {"relaxed, plain, delay 500 ns", 1, false, false, false, 500},
+      {"relaxed, plain, delay 800 ns", 1, false, false, false, 800},
+      {"relaxed, plain, delay 1000 ns", 1, false, false, false, 1000},
       {"2 lines staggered, plain reply", 2, false, false, false, 0},
       {"4 lines staggered, plain reply", 4, false, false, false, 0},
       {"4 lines staggered, plain reply, host nt", 4, false, false, true, 0},
@@ -350,6 +360,8 @@ int main(int argc, char** argv) {
       {"4 poller warps staggered, 1 replier", 4, false, false, false, 0, kPollers},
       {"4 poller warps staggered, fenced reply", 4, false, true, false, 0, kPollers},
       {"8 poller warps staggered, 1 replier", 8, false, false, false, 0, kPollers},
+      {"4 poller warps, none issued 300 ns after a reply", 4, false, false, false, 300, kPollers},
+      {"4 poller warps, none issued 600 ns after a reply", 4, false, false, false, 600, kPollers},
       {"warp look + record, host writes it", 1, false, false, false, 0, kRecordWritten},
       {"warp look + record, host leaves it", 1, false, false, false, 0, kRecordLeft},
       {"warp look + record written, delay 300", 1, false, false, false, 300, kRecordWritten},
