@@ -21,7 +21,8 @@
 //   record   a warp's look, as the scout's with its prefetch: lane 0 reads
 //            the sequence, lanes 1-31 two lines of a record on another
 //            page, one load instruction; the host writes the record before
-//            the sequence, or leaves it
+//            the sequence, or leaves it; the record's lanes load relaxed at
+//            system scope, or ld.global.cv (__ldcv, as the scout's prefetch)
 // Prints the host's round trip (p50, p90, p99, p99.9) and the kernel's
 // view: looks per round trip, and how long the look that found the
 // request took against a quiet one. Asserts nothing.
@@ -55,6 +56,7 @@ constexpr uint64_t kGiveUpNs = 10'000'000'000;
 struct Knobs {
   uint32_t stagger_ns = 0;  // between the first issues of the K loads
   uint32_t delay_ns = 0;
+  bool cv_record = false;  // the record's lanes load with __ldcv
   bool acquire = false;
   bool fenced = false;
 };
@@ -142,7 +144,8 @@ __global__ void pong_record(uint64_t* req, uint64_t* rec, uint64_t* rep, uint64_
   unsigned long long looks = 0, found_ns = 0, found = 0, quiet_ns = 0, quiet = 0;
   for (uint64_t i = 1; i <= rounds;) {
     const uint64_t at = globaltimer();
-    const uint64_t x = SysRef(*word).load(cuda::std::memory_order_relaxed);
+    const uint64_t x = kn.cv_record && lane != 0 ? __ldcv(reinterpret_cast<const unsigned long long*>(word))
+                                                : SysRef(*word).load(cuda::std::memory_order_relaxed);
     const uint64_t seq = __shfl_sync(0xffffffffu, x, 0);  // waits for every lane's load
     const uint64_t t = globaltimer_after(seq);
     ++looks;
@@ -209,7 +212,7 @@ __global__ void pong_pollers(uint64_t* req, uint64_t* rep, uint64_t rounds, Knob
   if (threadIdx.x == 0) *view = KernelView{looks, 0, rounds, 0, 0, timed_out};
 }
 
-enum Record : uint32_t { kNoRecord, kRecordWritten, kRecordLeft, kPollers };
+enum Record : uint32_t { kNoRecord, kRecordWritten, kRecordLeft, kPollers, kRecordWrittenCv };
 
 struct Variant {
   const char* name;
@@ -247,7 +250,7 @@ std::string ping(uint64_t* req, uint64_t* rec, uint64_t* rep, const Variant& v, 
   std::atomic_ref<uint64_t> reply(*rep);
   for (uint64_t i = 1; i <= total; ++i) {
     const uint64_t t0 = now_ns();
-    if (v.record == kRecordWritten)
+    if (v.record == kRecordWritten || v.record == kRecordWrittenCv)
       for (uint32_t w = 0; w < 2 * kLineWords; ++w) rec[w] = i;
     for (uint32_t k = 0; k < v.lines; ++k) {
       if (v.nt) _mm_stream_si64(reinterpret_cast<long long*>(&req[k * kLineWords]), static_cast<long long>(i));
@@ -281,6 +284,7 @@ std::string run(uint64_t* host, uint64_t* dev, const Variant& v, uint32_t stagge
   kn.delay_ns = v.delay_ns;
   kn.acquire = v.acquire;
   kn.fenced = v.fenced;
+  kn.cv_record = v.record == kRecordWrittenCv;
   const uint64_t total = rounds + kWarmup;
   if (v.record == kPollers) pong_pollers<<<1, 32 * (v.lines + 1)>>>(dev, dev + 512, total, kn, view);
   else switch (v.record != kNoRecord ? 0 : v.lines) {
@@ -364,6 +368,8 @@ int main(int argc, char** argv) {
       {"4 poller warps, none issued 600 ns after a reply", 4, false, false, false, 600, kPollers},
       {"warp look + record, host writes it", 1, false, false, false, 0, kRecordWritten},
       {"warp look + record, host leaves it", 1, false, false, false, 0, kRecordLeft},
+      {"warp look + record written, record by ld.cv", 1, false, false, false, 0, kRecordWrittenCv},
+      {"warp look + record by ld.cv, delay 300", 1, false, false, false, 300, kRecordWrittenCv},
       {"warp look + record written, delay 300", 1, false, false, false, 300, kRecordWritten},
       {"warp look + record written, fenced", 1, false, true, false, 0, kRecordWritten},
       {"warp look + record written, fenced, d300", 1, false, true, false, 300, kRecordWritten},
