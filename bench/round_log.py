@@ -74,6 +74,13 @@ def report(rounds, slow_ns):
               f"{100 * sum(g > 1000 for g in gaps) / n:.2f} %")
         print(f"  serving round, loads (us): {quantiles([rounds[i][1] for i in seg])}")
         print(f"  serving round, whole (us): {quantiles([rounds[i][2] for i in seg])}")
+        first = [i for i in seg if rounds[i][3] & SERVE_FIRST]
+        if first:
+            published = [rounds[i][3] >> 8 for i in first]
+            print(f"  served first ({100 * len(first) / len(seg):.1f} %): loads in -> reply published (us): "
+                  f"{quantiles(published)}")
+            print(f"    reply published -> round end (us): "
+                  f"{quantiles([rounds[i][2] - rounds[i][1] - (rounds[i][3] >> 8) for i in first])}")
         flags = collections.Counter(rounds[i][3] & 0xFF for i in seg)
         hits = sum(v for k, v in flags.items() if k & PREFETCH_HIT)
         print(f"  served from prefetched words: {100 * hits / len(seg):.1f} %")

@@ -249,6 +249,9 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
                                                                                   tel, st, staged)))
       return false;
     if (lane == 0) {
+#if RK_ROUND_LOG
+      scout.published_at = tel.last_publish;
+#endif
       ++scout.stats.inline_spans;
       scout.stats.lone_records += lone;
       scout.stats.prefetched_records += lone && use_prefetch;

@@ -20,7 +20,8 @@ struct RoundLogEntry {
   uint32_t start;
   uint32_t loads_ns;  // until the round's loads were in
   uint32_t total_ns;  // until the round ended (serving included)
-  uint32_t flags;     // RoundFlag bits; bits 8..31: the fence's ns
+  uint32_t flags;     // RoundFlag bits; bits 8..31: the fence's ns, or in a round
+                      // that served first, ns from its loads to its reply's publication
 };
 
 enum RoundFlag : uint32_t {

@@ -75,6 +75,7 @@ struct ScoutState {
   // spilled them, and reloading a spill after an acquire load (which
   // empties L1) is an L2 round trip before the caller's reply.
   uint64_t loaded_at, fenced_at;
+  uint64_t published_at;                // a round log build: when the lone path published its reply
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
   ScoutStats stats;                     // lane 0's running counters, mirrored to the control page
 };
@@ -474,7 +475,9 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       s.stats.post_ns += globaltimer() - s.fenced_at;
     }
     if (sweep_due) publish_scout_stats(s, &a.control->scout);  // off the lone caller's rounds, like the sweep
-    log_round(s.now, s.loaded_at, s.fenced_at,
+    // A round that served first logs when its reply went out instead of its
+    // (absent) fence.
+    log_round(s.now, s.loaded_at, serve_first ? s.published_at : s.fenced_at,
               kRoundNotQuiet | (moved ? kRoundMoved : 0u) | (read_commands ? kRoundCommands : 0u) |
                   (prefetching ? kRoundPrefetch : 0u) | (sweep ? kRoundSweep : 0u) |
                   (serve_first ? kRoundServeFirst : 0u) | (prefetch.valid ? kRoundPrefetchHit : 0u));
