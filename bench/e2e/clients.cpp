@@ -109,10 +109,20 @@ int attach(Client& c, Session& s) {
   return 0;
 }
 
+// $RK_BENCH_THINK_NS: the latency client waits this long (spinning, not
+// measured) after each reply before its next call. While a request still
+// lands before the scout's next look, a later send is a shorter call: the
+// sweep tells how long requests wait for the look (docs/benchmarks.md).
+int64_t think_ns() {
+  const char* v = std::getenv("RK_BENCH_THINK_NS");
+  return v && *v ? std::min<int64_t>(std::strtoll(v, nullptr, 10), 1'000'000) : 0;
+}
+
 int rk_latency(Client& c) {
   Session s;
   if (int e = attach(c, s)) return e;
   const uint64_t rounds = c.args_.num("rounds"), warmup = c.args_.num("warmup");
+  const int64_t think = think_ns();
   for (uint64_t i = 0; i < warmup + rounds; ++i) {
     rk_message* m = nullptr;
     const int64_t t0 = now_ns();
@@ -127,6 +137,8 @@ int rk_latency(Client& c) {
     rk_message_release(m);
     if (!ok) return c.fail("echo reply differs from the request");
     if (i >= warmup) c.record_sample(i - warmup, uint64_t(t1 - t0));
+    while (think > 0 && now_ns() - t1 < think) {
+    }
   }
   c.slot_.count = rounds;
   c.slot_.bytes = rounds * c.payload_.size();
