@@ -11,7 +11,7 @@ namespace rk::bench {
 // One word to a 128 B line. The abort word has a line of its own: a second
 // load of the polled line lands a whole PCIe round trip after the first
 // (docs/benchmarks.md, eleventh session), so reading it beside every poll
-// halved the floor's looks (5.0 µs for 0 B instead of 3.2: thirteenth
+// halved the floor's looks (0 B: 5.0 µs before, 3.6-4.1 after; thirteenth
 // session).
 struct alignas(128) FloorLine {
   uint64_t word;  // request: sequence, written by the client; reply: by the kernel;

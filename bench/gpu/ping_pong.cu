@@ -9,7 +9,8 @@
 //            kernel keeps K loads in flight, one per line, issued a K-th of
 //            a round trip apart (two loads of one line do not overlap:
 //            docs/benchmarks.md, eleventh session)
-//   delay    ns the kernel waits after a reply before its next look (K = 1)
+//   delay    ns after a reply in which the kernel issues no look (one
+//            thread, the poller warps and the warp's look; not K lines)
 //   reply    fenced: a system fence, then the store (the floor's)
 //            plain: the store alone (a 0 B reply has nothing to order)
 //   host     store: a release store; nt: a non-temporal store and sfence,
