@@ -213,20 +213,22 @@ __global__ void pong_pollers(uint64_t* req, uint64_t* rep, uint64_t rounds, Knob
   if (threadIdx.x == 0) *view = KernelView{looks, 0, rounds, 0, 0, timed_out};
 }
 
-enum Record : uint32_t { kNoRecord, kRecordWritten, kRecordLeft, kPollers, kRecordWrittenCv };
+// Which kernel looks: one thread (K lines), K poller warps and a replier,
+// or a warp reading a record beside the sequence (written by the host
+// before it, or left as it was, or read with ld.global.cv).
+enum Shape : uint32_t { kOneThread, kPollerWarps, kWarpRecordWritten, kWarpRecordLeft, kWarpRecordCv };
 
 struct Variant {
   const char* name;
   uint32_t lines;
   bool acquire, fenced, nt;
   uint32_t delay_ns;
-  Record record = kNoRecord;
+  Shape shape = kOneThread;
 };
 
 struct Result {
   std::vector<uint64_t> ns;
   KernelView view{};
-  std::string error;
 };
 
 uint64_t now_ns() {
@@ -251,7 +253,7 @@ std::string ping(uint64_t* req, uint64_t* rec, uint64_t* rep, const Variant& v, 
   std::atomic_ref<uint64_t> reply(*rep);
   for (uint64_t i = 1; i <= total; ++i) {
     const uint64_t t0 = now_ns();
-    if (v.record == kRecordWritten || v.record == kRecordWrittenCv)
+    if (v.shape == kWarpRecordWritten || v.shape == kWarpRecordCv)
       for (uint32_t w = 0; w < 2 * kLineWords; ++w) rec[w] = i;
     for (uint32_t k = 0; k < v.lines; ++k) {
       if (v.nt) _mm_stream_si64(reinterpret_cast<long long*>(&req[k * kLineWords]), static_cast<long long>(i));
@@ -285,11 +287,11 @@ std::string run(uint64_t* host, uint64_t* dev, const Variant& v, uint32_t stagge
   kn.delay_ns = v.delay_ns;
   kn.acquire = v.acquire;
   kn.fenced = v.fenced;
-  kn.cv_record = v.record == kRecordWrittenCv;
+  kn.cv_record = v.shape == kWarpRecordCv;
   const uint64_t total = rounds + kWarmup;
-  if (v.record == kPollers) pong_pollers<<<1, 32 * (v.lines + 1)>>>(dev, dev + 512, total, kn, view);
-  else switch (v.record != kNoRecord ? 0 : v.lines) {
-    case 0: pong_record<<<1, 32>>>(dev, dev + 1024, dev + 512, total, kn, view); break;
+  if (v.shape == kPollerWarps) pong_pollers<<<1, 32 * (v.lines + 1)>>>(dev, dev + 512, total, kn, view);
+  else if (v.shape != kOneThread) pong_record<<<1, 32>>>(dev, dev + 1024, dev + 512, total, kn, view);
+  else switch (v.lines) {
     case 1: pong<1><<<1, 32>>>(dev, dev + 512, total, kn, view); break;
     case 2: pong<2><<<1, 32>>>(dev, dev + 512, total, kn, view); break;
     case 4: pong<4><<<1, 32>>>(dev, dev + 512, total, kn, view); break;
@@ -360,20 +362,20 @@ int main(int argc, char** argv) {
       {"4 lines staggered, plain reply", 4, false, false, false, 0},
       {"4 lines staggered, plain reply, host nt", 4, false, false, true, 0},
       {"8 lines staggered, plain reply", 8, false, false, false, 0},
-      {"1 poller warp, 1 replier", 1, false, false, false, 0, kPollers},
-      {"2 poller warps staggered, 1 replier", 2, false, false, false, 0, kPollers},
-      {"4 poller warps staggered, 1 replier", 4, false, false, false, 0, kPollers},
-      {"4 poller warps staggered, fenced reply", 4, false, true, false, 0, kPollers},
-      {"8 poller warps staggered, 1 replier", 8, false, false, false, 0, kPollers},
-      {"4 poller warps, none issued 300 ns after a reply", 4, false, false, false, 300, kPollers},
-      {"4 poller warps, none issued 600 ns after a reply", 4, false, false, false, 600, kPollers},
-      {"warp look + record, host writes it", 1, false, false, false, 0, kRecordWritten},
-      {"warp look + record, host leaves it", 1, false, false, false, 0, kRecordLeft},
-      {"warp look + record written, record by ld.cv", 1, false, false, false, 0, kRecordWrittenCv},
-      {"warp look + record by ld.cv, delay 300", 1, false, false, false, 300, kRecordWrittenCv},
-      {"warp look + record written, delay 300", 1, false, false, false, 300, kRecordWritten},
-      {"warp look + record written, fenced", 1, false, true, false, 0, kRecordWritten},
-      {"warp look + record written, fenced, d300", 1, false, true, false, 300, kRecordWritten},
+      {"1 poller warp, 1 replier", 1, false, false, false, 0, kPollerWarps},
+      {"2 poller warps staggered, 1 replier", 2, false, false, false, 0, kPollerWarps},
+      {"4 poller warps staggered, 1 replier", 4, false, false, false, 0, kPollerWarps},
+      {"4 poller warps staggered, fenced reply", 4, false, true, false, 0, kPollerWarps},
+      {"8 poller warps staggered, 1 replier", 8, false, false, false, 0, kPollerWarps},
+      {"4 poller warps, none issued 300 ns after a reply", 4, false, false, false, 300, kPollerWarps},
+      {"4 poller warps, none issued 600 ns after a reply", 4, false, false, false, 600, kPollerWarps},
+      {"warp look + record, host writes it", 1, false, false, false, 0, kWarpRecordWritten},
+      {"warp look + record, host leaves it", 1, false, false, false, 0, kWarpRecordLeft},
+      {"warp look + record written, record by ld.cv", 1, false, false, false, 0, kWarpRecordCv},
+      {"warp look + record by ld.cv, delay 300", 1, false, false, false, 300, kWarpRecordCv},
+      {"warp look + record written, delay 300", 1, false, false, false, 300, kWarpRecordWritten},
+      {"warp look + record written, fenced", 1, false, true, false, 0, kWarpRecordWritten},
+      {"warp look + record written, fenced, d300", 1, false, true, false, 300, kWarpRecordWritten},
   };
   // A quiet look's length sets the stagger: K loads a K-th of it apart.
   uint32_t look_ns = 1000;
@@ -387,7 +389,7 @@ int main(int argc, char** argv) {
       }
       const KernelView& k = r.view;
       const double quiet_look = k.quiet ? double(k.quiet_ns) / double(k.quiet) : 0;
-      if (v.lines == 1 && !v.acquire && !v.fenced && !v.nt && !v.delay_ns && quiet_look > 0)
+      if (v.shape == kOneThread && v.lines == 1 && !v.acquire && !v.fenced && !v.nt && !v.delay_ns && quiet_look > 0)
         look_ns = uint32_t(quiet_look);
       std::printf("  %-42s p50 %6.2f  p90 %6.2f  p99 %6.2f  p99.9 %6.2f us | looks/rt %5.2f, found look %6.0f ns, "
                   "quiet look %6.0f ns%s\n",
