@@ -752,8 +752,9 @@ int Harness::run() {
   // kernel polling host memory would otherwise share the GPU and PCIe with them.
   if (wants("consume") && gpu_baselines_) consume_baselines();
   // The table row "1-channel mapped ping-pong": the sequence alone,
-  // no payload. A floor no message can beat; `floor` of the same payload
-  // (read after the sequence, as plain code would) is the judged baseline.
+  // no payload, the judged baseline (a 64 B message fits in its line;
+  // docs/decisions.md, "Which floor"). `floor` of the call's payload (read
+  // after the sequence) is printed beside each call as well.
   if (wants("latency") && gpu_baselines_) floor_latency(0);
   if (wants("latency"))
     for (uint64_t p : o_.payloads) {
