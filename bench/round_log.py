@@ -17,7 +17,10 @@ import collections
 import struct
 import sys
 
-ENTRY = struct.Struct("<4I")
+MARKS = ("verdict", "serve_inline entered", "cursor words in", "lone path start", "record staged", "planned",
+         "handled", "published", "accounted", "serve_inline returned", "serve_moved_inline returned", "posted")
+ENTRY = struct.Struct(f"<4I{len(MARKS)}H")
+MARK_ABSENT = 0xFFFF
 NOT_QUIET, MOVED, COMMANDS, PREFETCH, SWEEP, SERVE_FIRST, PREFETCH_HIT = (1 << i for i in range(7))
 SEGMENT_GAP_NS = 1_000_000  # a pause this long between serving rounds starts a new measurement
 
@@ -27,6 +30,7 @@ def load(path):
     (count,) = struct.unpack_from("<I", data)
     capacity = (len(data) - 4) // ENTRY.size
     entries = [ENTRY.unpack_from(data, 4 + ENTRY.size * i) for i in range(capacity)]
+    entries = [e[:4] + (e[4:],) for e in entries]  # (start, loads, total, flags, marks)
     if count <= capacity:
         return entries[:count]
     first = count % capacity  # the ring wrapped: oldest first
@@ -42,6 +46,26 @@ def quantiles(values, qs=(0.01, 0.1, 0.5, 0.9, 0.99)):
 
 def since(a, b):
     return (b - a) & 0xFFFFFFFF
+
+
+def steps(rounds, first):
+    """Median ns from the loads' landing to each mark, and from one mark to
+    the next, over the served-first rounds that passed every mark, then from
+    the last mark to the round's end and on to the next round's start."""
+    whole = [i for i in first if MARK_ABSENT not in rounds[i][4] and i + 1 < len(rounds)]
+    if not whole:
+        return
+    med = lambda v: sorted(v)[len(v) // 2]
+    print(f"    steps of {len(whole)} rounds that passed every mark (median ns, from the loads' landing):")
+    prev = [0] * len(whole)
+    for m, name in enumerate(MARKS):
+        at = [rounds[i][4][m] for i in whole]
+        print(f"      {name:30s} {med(at):6d}  (+{med([a - p for a, p in zip(at, prev)]):5d})")
+        prev = at
+    end = [rounds[i][2] - rounds[i][1] for i in whole]
+    print(f"      {'round end':30s} {med(end):6d}  (+{med([e - p for e, p in zip(end, prev)]):5d})")
+    nxt = [since(rounds[i][0], rounds[i + 1][0]) - rounds[i][1] for i in whole]
+    print(f"      {'next round start':30s} {med(nxt):6d}  (+{med([n - e for n, e in zip(nxt, end)]):5d})")
 
 
 def report(rounds, slow_ns):
@@ -81,6 +105,7 @@ def report(rounds, slow_ns):
                   f"{quantiles(published)}")
             print(f"    reply published -> round end (us): "
                   f"{quantiles([rounds[i][2] - rounds[i][1] - (rounds[i][3] >> 8) for i in first])}")
+            steps(rounds, first)
         flags = collections.Counter(rounds[i][3] & 0xFF for i in seg)
         hits = sum(v for k, v in flags.items() if k & PREFETCH_HIT)
         print(f"  served from prefetched words: {100 * hits / len(seg):.1f} %")

@@ -15,6 +15,7 @@
 #include "server/cuda/worker/channel_batch.cuh"
 #include "server/cuda/worker/device_atomics.cuh"
 #include "server/cuda/worker/kernel_args.h"
+#include "server/cuda/worker/round_log.cuh"
 #include "server/cuda/worker/tail_prefetch.cuh"
 #include "shm/ring_layout.h"
 
@@ -170,8 +171,14 @@ __device__ LoneServed serve_lone_record(const KernelArgs& a, DeviceCursor& home,
     auto* req = reinterpret_cast<shm::RingHeader*>(request_ring);
     if (unordered) publish_unordered(home, req, rep, read + avail, reply_tail + used, head, digest);
     else publish_span(home, req, rep, read + avail, reply_tail + need, head);
-    account_span(tel, st, a, home, SpanCounts{1, h.status != 0, t3 - t2, t3 - t2, h.status},
-                 {t0, t1, t2, t3, globaltimer()});
+    const uint64_t t4 = globaltimer();
+    account_span(tel, st, a, home, SpanCounts{1, h.status != 0, t3 - t2, t3 - t2, h.status}, {t0, t1, t2, t3, t4});
+    mark_round_at(kMarkLoneStart, t0);
+    mark_round_at(kMarkStaged, t1);
+    mark_round_at(kMarkPlanned, t2);
+    mark_round_at(kMarkHandled, t3);
+    mark_round_at(kMarkPublished, t4);
+    mark_round(kMarkAccounted);
   }
   __syncwarp();
   return unordered ? LoneServed::unordered : LoneServed::ordered;

@@ -224,8 +224,10 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
                                   Prefetch prefetch) -> bool {
     // A cursor not yet refreshed for this channel, or a stalled channel:
     // the owner's loop deals with it.
+    if (lane == 0) mark_round(kMarkServeEntry);
     const CursorWords w = load_cursor_words(cur, shared);
     if (uint16_t(w.key) != key16 || w.stalled == w.read + 1) return false;
+    if (lane == 0) mark_round(kMarkCursor);
     const uint64_t avail = (tail - w.read) & kPendingTailMask;
     if (avail == 0) return true;
     // Prefetched words are the span when they start at the read position
@@ -265,6 +267,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       scout.prefetch.slot = !kMultiBlock && avail <= shm::kTailDigestMaxBytes ? slot : kMaxChannels;
       scout.prefetch.data = w.request_data;
       scout.prefetch.mask = w.capacity - 1;
+      mark_round(kMarkServed);
     }
     // The lone path serves exactly up to `tail`.
     return lone || ((tail - (shared ? load_relaxed_gpu(&cur.read) : cur.read)) & kPendingTailMask) == 0;

@@ -15,6 +15,26 @@ namespace rk::server::gpu {
 
 inline constexpr uint32_t kRoundLogEntries = 1u << 20;
 
+// Steps of a round that served first, stamped by the scout's lane 0 as it
+// passes them: where the warp's time between the loads' landing and the
+// next round goes (bench/round_log.py prints each step's share).
+enum RoundMark : uint32_t {
+  kMarkVerdict,      // the round's verdict taken (serve first or not)
+  kMarkServeEntry,   // serve_inline entered
+  kMarkCursor,       // the channel's cursor words in and checked
+  kMarkLoneStart,    // the lone path's first stamp
+  kMarkStaged,       // the record in shared memory
+  kMarkPlanned,      // reply room and plan settled
+  kMarkHandled,      // the handler done, the reply sealed
+  kMarkPublished,    // the reply and the indices stored
+  kMarkAccounted,    // the span's telemetry taken
+  kMarkServed,       // serve_inline returned
+  kMarkInlineDone,   // serve_moved_inline returned
+  kMarkPosted,       // the tail posted; the round's own counters next
+  kRoundMarks
+};
+inline constexpr uint16_t kMarkAbsent = 0xffff;
+
 // One round. Times are %globaltimer ns; `start` is its low 32 bits.
 struct RoundLogEntry {
   uint32_t start;
@@ -22,6 +42,7 @@ struct RoundLogEntry {
   uint32_t total_ns;  // until the round ended (serving included)
   uint32_t flags;     // RoundFlag bits; bits 8..31: the fence's ns, or in a round
                       // that served first, ns from its loads to its reply's publication
+  uint16_t marks[kRoundMarks];  // ns after the loads were in, or kMarkAbsent (not passed this round)
 };
 
 enum RoundFlag : uint32_t {
@@ -37,16 +58,29 @@ enum RoundFlag : uint32_t {
 #if RK_ROUND_LOG
 __device__ RoundLogEntry g_round_log[kRoundLogEntries];
 __device__ uint32_t g_round_count;
+__device__ uint64_t g_round_marks[kRoundMarks];
+
+// Lane 0 of the scout.
+__device__ inline void mark_round_at(RoundMark m, uint64_t t) { g_round_marks[m] = t; }
+__device__ inline void mark_round(RoundMark m) { mark_round_at(m, globaltimer()); }
 
 // Lane 0, at the end of a round.
 __device__ inline void log_round(uint64_t start, uint64_t loaded_at, uint64_t fenced_at, uint32_t flags) {
   const uint32_t i = atomicAdd(&g_round_count, 1u) % kRoundLogEntries;
   const uint64_t fence = fenced_at > loaded_at ? fenced_at - loaded_at : 0;
-  g_round_log[i] = RoundLogEntry{uint32_t(start), uint32_t(loaded_at - start), uint32_t(globaltimer() - start),
-                                 flags | uint32_t(fence < (1u << 24) ? fence : (1u << 24) - 1) << 8};
+  RoundLogEntry e{uint32_t(start), uint32_t(loaded_at - start), uint32_t(globaltimer() - start),
+                  flags | uint32_t(fence < (1u << 24) ? fence : (1u << 24) - 1) << 8, {}};
+  // A mark older than this round's loads was passed in an earlier round.
+  for (uint32_t m = 0; m < kRoundMarks; ++m) {
+    const uint64_t t = g_round_marks[m];
+    e.marks[m] = t >= loaded_at && t - loaded_at < kMarkAbsent ? uint16_t(t - loaded_at) : kMarkAbsent;
+  }
+  g_round_log[i] = e;
 }
 #else
 __device__ inline void log_round(uint64_t, uint64_t, uint64_t, uint32_t) {}
+__device__ inline void mark_round_at(RoundMark, uint64_t) {}
+__device__ inline void mark_round(RoundMark) {}
 #endif
 
 }  // namespace rk::server::gpu

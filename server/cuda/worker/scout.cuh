@@ -405,7 +405,10 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // A prefetched slot was not acquired: whoever reads it from host memory
   // later needs the fence.
   if (!serve_first && (unacquired || elsewhere || prefetch.valid)) acquire_fence_system();
-  if (lane == 0) s.fenced_at = globaltimer();
+  if (lane == 0) {
+    s.fenced_at = globaltimer();
+    mark_round_at(kMarkVerdict, s.fenced_at);
+  }
   acquired_moved = acquired_moved && serve_first;
   bool moved = serve_first;
   bool sweep = false;
@@ -438,6 +441,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // After a table change block 0's cursors are refreshed first.
   if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
                                                 : serve_moved_inline(s, own_moved, other_moved, prefetch, serve_inline);
+  if (lane == 0) mark_round(kMarkInlineDone);
   // Served first from prefetched words: the fence before anyone else may
   // read that channel's records (after the reply is out).
   if (acquired_moved && prefetch.valid && (acquired_elsewhere || r.left_for_block)) acquire_fence_system();
@@ -448,6 +452,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     if (acquired_elsewhere) store_release_gpu(&a.pending[acquired], word);
     else store_relaxed_gpu(&a.pending[acquired], word);
   }
+  if (lane == 0) mark_round(kMarkPosted);
 
   if (s.terminate) {
     // Leave once everything seen is consumed, twice in a row (an owner may
