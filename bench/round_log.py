@@ -19,7 +19,7 @@ import sys
 
 MARKS = ("verdict", "serve_inline entered", "cursor words in", "lone path start", "record staged", "planned",
          "handled", "published", "accounted", "serve_inline returned", "serve_moved_inline returned", "posted")
-ENTRY = struct.Struct(f"<4I{len(MARKS)}H")
+ENTRY = struct.Struct(f"<4I{len(MARKS)}H2I")
 MARK_ABSENT = 0xFFFF
 NOT_QUIET, MOVED, COMMANDS, PREFETCH, SWEEP, SERVE_FIRST, PREFETCH_HIT = (1 << i for i in range(7))
 SEGMENT_GAP_NS = 1_000_000  # a pause this long between serving rounds starts a new measurement
@@ -30,7 +30,8 @@ def load(path):
     (count,) = struct.unpack_from("<I", data)
     capacity = (len(data) - 4) // ENTRY.size
     entries = [ENTRY.unpack_from(data, 4 + ENTRY.size * i) for i in range(capacity)]
-    entries = [e[:4] + (e[4:],) for e in entries]  # (start, loads, total, flags, marks)
+    # (start, loads, total, flags, marks, SM cycles since the entry before)
+    entries = [e[:4] + (e[4:4 + len(MARKS)], e[4 + len(MARKS)]) for e in entries]
     if count <= capacity:
         return entries[:count]
     first = count % capacity  # the ring wrapped: oldest first
@@ -106,6 +107,9 @@ def report(rounds, slow_ns):
             print(f"    reply published -> round end (us): "
                   f"{quantiles([rounds[i][2] - rounds[i][1] - (rounds[i][3] >> 8) for i in first])}")
             steps(rounds, first)
+        mhz = [rounds[b][5] * 1000 / since(rounds[a][0], rounds[b][0]) for a, b in zip(seg, seg[1:]) if b == a + 1]
+        if mhz:
+            print(f"  SM clock over back-to-back serving rounds (GHz): {quantiles(mhz)}")
         flags = collections.Counter(rounds[i][3] & 0xFF for i in seg)
         hits = sum(v for k, v in flags.items() if k & PREFETCH_HIT)
         print(f"  served from prefetched words: {100 * hits / len(seg):.1f} %")

@@ -43,6 +43,8 @@ struct RoundLogEntry {
   uint32_t flags;     // RoundFlag bits; bits 8..31: the fence's ns, or in a round
                       // that served first, ns from its loads to its reply's publication
   uint16_t marks[kRoundMarks];  // ns after the loads were in, or kMarkAbsent (not passed this round)
+  uint32_t cycles;              // SM clock cycles from the log's previous entry to this one
+  uint32_t reserved;
 };
 
 enum RoundFlag : uint32_t {
@@ -59,6 +61,7 @@ enum RoundFlag : uint32_t {
 __device__ RoundLogEntry g_round_log[kRoundLogEntries];
 __device__ uint32_t g_round_count;
 __device__ uint64_t g_round_marks[kRoundMarks];
+__device__ uint64_t g_round_clock;  // clock64() at the last entry: cycles against ns give the SM's clock
 
 // Lane 0 of the scout.
 __device__ inline void mark_round_at(RoundMark m, uint64_t t) { g_round_marks[m] = t; }
@@ -69,7 +72,10 @@ __device__ inline void log_round(uint64_t start, uint64_t loaded_at, uint64_t fe
   const uint32_t i = atomicAdd(&g_round_count, 1u) % kRoundLogEntries;
   const uint64_t fence = fenced_at > loaded_at ? fenced_at - loaded_at : 0;
   RoundLogEntry e{uint32_t(start), uint32_t(loaded_at - start), uint32_t(globaltimer() - start),
-                  flags | uint32_t(fence < (1u << 24) ? fence : (1u << 24) - 1) << 8, {}};
+                  flags | uint32_t(fence < (1u << 24) ? fence : (1u << 24) - 1) << 8, {}, 0, 0};
+  const uint64_t clock = clock64();
+  e.cycles = uint32_t(clock - g_round_clock);
+  g_round_clock = clock;
   // A mark older than this round's loads was passed in an earlier round.
   for (uint32_t m = 0; m < kRoundMarks; ++m) {
     const uint64_t t = g_round_marks[m];
