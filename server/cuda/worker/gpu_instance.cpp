@@ -195,6 +195,12 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.instance = m.instance;
   a.builtin = m.builtin;
   a.staged = g->transfer_ == Transfer::staged;
+  // Diagnostics for same-lease A/B runs (docs/cuda-status.md): RK_LONE_SERVER=0
+  // serves lone records on the scout's warp, RK_LOOK_GAP_NS delays its look.
+  const char* lone = std::getenv("RK_LONE_SERVER");
+  a.lone_server = !(lone && std::strcmp(lone, "0") == 0);
+  const char* gap = std::getenv("RK_LOOK_GAP_NS");
+  a.look_gap_ns = gap && *gap ? uint32_t(std::strtoul(gap, nullptr, 10)) : 0;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 

@@ -169,6 +169,11 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
   __shared__ Batch batch;
   __shared__ BlockState b;
   __shared__ ScoutState scout;
+  // In shared memory: the scout's warp and the lone server (warp 1) both
+  // account their spans in it, never at once (lone_server.cuh).
+  __shared__ BlockTelemetry tel;
+  // Warp 1 serves the scout's lone records: one-block kernels of warp-sized messages.
+  constexpr bool kLoneServer = !kMultiBlock && !kBlockPerMessage;
 
   const uint32_t tid = threadIdx.x, lane = tid % 32;
   const bool scout_block = blockIdx.x == 0;
@@ -202,6 +207,10 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     scout.quiet_rounds = 0;
     scout.stats = ScoutStats{};
     scout.prefetch.slot = kMaxChannels;
+    scout.look_not_before = 0;
+    scout.lone_server = kLoneServer && a.lone_server && !a.staged && blockDim.x >= 64;
+    init_lone_handoff(scout.handoff);
+    tel = BlockTelemetry{};
   }
   for (uint32_t k = tid; k < kMaxChannels; k += blockDim.x) {
     scout.request_ring[k] = 0;
@@ -211,7 +220,6 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
   }
   __syncthreads();
 
-  BlockTelemetry tel{};
   // The scout (this block's warp 0) serves small spans of this block's
   // channels itself, and now and then one of another block's (claimed
   // first: its owner may be at it). True when nothing of `tail` is left.
@@ -286,6 +294,45 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       return done;
     }
   };
+  // Warp 1 (lone_server.cuh): serves the record the scout handed over as
+  // the scout's serve_claimed_inline would, prefetched words and all. True
+  // when served; a record it declines is left as it was.
+  auto serve_handed = [&](LoneHandoff& h) -> bool {
+    if constexpr (!kLoneServer) {
+      return false;
+    } else {
+      if (lane == 0) mark_round(kMarkServeEntry);
+      const uint32_t slot = h.slot;
+      DeviceCursor& cur = a.cursors[slot];
+      const CursorWords w = load_cursor_words(cur, false);
+      const uint64_t avail = (h.tail - w.read) & kPendingTailMask;
+      if (uint16_t(w.key) != h.key16 || w.stalled == w.read + 1 || h.from != w.read || avail == 0 ||
+          avail > shm::kTailDigestMaxBytes)
+        return false;
+      if (lane == 0) mark_round(kMarkCursor);
+      Prefetch p;
+      p.word = h.words[lane];
+      p.from = h.from;
+      p.reply_head = h.reply_head;
+      p.slot = slot;
+      p.valid = true;
+      uint64_t staged = 0;
+      const LoneServed served = serve_lone_record<true>(a, cur, w, avail, p, smem_in, smem_out, handler, tel, st, staged);
+      if (served == LoneServed::declined) return false;
+      if (lane == 0) {
+        h.published_at = tel.last_publish;
+#if RK_ROUND_LOG
+        scout.published_at = tel.last_publish;
+#endif
+        ++scout.stats.inline_spans;
+        ++scout.stats.lone_records;
+        ++scout.stats.prefetched_records;
+        scout.stats.unordered_replies += served == LoneServed::unordered;
+        mark_round(kMarkServed);
+      }
+      return true;
+    }
+  };
   // Telemetry reaches the control page at the first quiet moment after a
   // span (or every kMirrorEvery spans), never between a request and its reply.
   auto on_quiet = [&] {
@@ -306,6 +353,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
         const ScoutResult r =
             scout_until_work<!kMultiBlock>(scout, a, lane, budget, kSpinRounds, kIdleSleepNs, serve_inline, on_quiet);
         if (lane == 0) {
+          if (scout.lone_server) stop_lone_server(scout.handoff, round);
           b.quit = r.quit;
           b.posted = r.posted;
           b.refresh = r.table_changed || b.seen_table_epoch == ~0ull;
@@ -313,6 +361,8 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
         __syncwarp();
       }
       poll_owned(b, a, lane, round);
+    } else if (kLoneServer && tid < 64 && scout.lone_server) {
+      lone_server_loop(scout.handoff, round, serve_handed);
     }
     __syncthreads();
     if (b.quit) break;

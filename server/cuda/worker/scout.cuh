@@ -25,6 +25,7 @@
 #include "server/cuda/worker/channel_owner.cuh"
 #include "server/cuda/worker/device_atomics.cuh"
 #include "server/cuda/worker/kernel_args.h"
+#include "server/cuda/worker/lone_server.cuh"
 #include "server/cuda/worker/round_log.cuh"
 #include "server/cuda/worker/tail_prefetch.cuh"
 #include "shm/ring_layout.h"
@@ -76,7 +77,10 @@ struct ScoutState {
   // empties L1) is an L2 round trip before the caller's reply.
   uint64_t loaded_at, fenced_at;
   uint64_t published_at;                // a round log build: when the lone path published its reply
+  uint64_t look_not_before;             // %globaltimer: the next round's loads wait for it (KernelArgs::look_gap_ns)
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
+  bool lone_server;                     // warp 1 serves the prefetched lone records (lone_server.cuh)
+  LoneHandoff handoff;
   ScoutStats stats;                     // lane 0's running counters, mirrored to the control page
 };
 
@@ -278,6 +282,9 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   ControlBlock* cb = &a.control->cb;
   uint64_t tail[kLoadsPerLane], seen[kLoadsPerLane];
   bool want[kLoadsPerLane];
+  if (a.look_gap_ns)
+    while (globaltimer() < s.look_not_before) {
+    }
   // Hot tails, and now and then the command words and bell: one round trip.
   // Every load is issued before any value is used: storing each command
   // word to shared memory right after its load made lane 0 wait out one
@@ -412,7 +419,19 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   acquired_moved = acquired_moved && serve_first;
   bool moved = serve_first;
   bool sweep = false;
+  bool handed = false;
   if (serve_first) {
+    if constexpr (kPrefetch) {
+      // The prefetch target's record, the round's only move (a prefetching
+      // round acquires no other slot): to warp 1 at once, before this
+      // round's bookkeeping.
+      const uint32_t target_lane = prefetch.slot % 32;
+      handed = s.lone_server && prefetch.valid &&
+               __shfl_sync(0xffffffffu, acquired_moved && acquired == prefetch.slot, target_lane);
+      if (handed)
+        hand_off(s.handoff, prefetch, prefetch.slot, __shfl_sync(0xffffffffu, acquired_tail, target_lane),
+                 s.key16[prefetch.slot], lane);
+    }
     if (acquired_moved) {
       (acquired_elsewhere ? other_moved : own_moved) = 1u << (acquired / 32);
       note_move(s, a.shared, acquired, acquired_tail);
@@ -438,9 +457,13 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     }
   }
   r.posted = moved;
+  // What warp 1 declined the scout serves as if it had not handed it over.
+  const bool served_by_server = handed && wait_handed(s.handoff);
+  if (served_by_server && lane == 0 && a.look_gap_ns) s.look_not_before = s.handoff.published_at + a.look_gap_ns;
   // After a table change block 0's cursors are refreshed first.
-  if (moved) r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
-                                                : serve_moved_inline(s, own_moved, other_moved, prefetch, serve_inline);
+  if (moved && !served_by_server)
+    r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
+                                       : serve_moved_inline(s, own_moved, other_moved, prefetch, serve_inline);
   if (lane == 0) mark_round(kMarkInlineDone);
   // Served first from prefetched words: the fence before anyone else may
   // read that channel's records (after the reply is out).
