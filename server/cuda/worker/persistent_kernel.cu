@@ -297,6 +297,8 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
   // Warp 1 (lone_server.cuh): serves the record the scout handed over as
   // the scout's serve_claimed_inline would, prefetched words and all. True
   // when served; a record it declines is left as it was.
+  // The cursor words come from warp 1's copy when no one else served since
+  // it took them, and are taken again after each reply, while no one waits.
   auto serve_handed = [&](LoneHandoff& h) -> bool {
     if constexpr (!kLoneServer) {
       return false;
@@ -304,7 +306,13 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       if (lane == 0) mark_round(kMarkServeEntry);
       const uint32_t slot = h.slot;
       DeviceCursor& cur = a.cursors[slot];
-      const CursorWords w = load_cursor_words(cur, false);
+      const uint32_t gen = h.cursor_gen;  // the scout waits: it cannot move meanwhile
+      const CursorWords w = h.cached_slot == slot && h.cached_gen == gen ? h.cached : load_cursor_words(cur, false);
+      __syncwarp();
+      if (lane == 0) {
+        h.cached_slot = kMaxChannels;
+        h.cached_gen = gen;
+      }
       const uint64_t avail = (h.tail - w.read) & kPendingTailMask;
       if (uint16_t(w.key) != h.key16 || w.stalled == w.read + 1 || h.from != w.read || avail == 0 ||
           avail > shm::kTailDigestMaxBytes)
@@ -333,6 +341,17 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       return true;
     }
   };
+  // Warp 1, after it served `h`'s record: the cursor as published, for the
+  // next call (stamped with the generation it served under: should the
+  // scout serve a channel meanwhile, the copy is not used).
+  auto keep_cursor = [&](LoneHandoff& h, uint32_t slot) {
+    const CursorWords next = load_cursor_words(a.cursors[slot], false);
+    if (lane == 0) {
+      h.cached = next;
+      h.cached_slot = slot;
+    }
+    __syncwarp();
+  };
   // Telemetry reaches the control page at the first quiet moment after a
   // span (or every kMirrorEvery spans), never between a request and its reply.
   auto on_quiet = [&] {
@@ -352,8 +371,8 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
         const uint32_t budget = a.staged ? 1 : b.stalled ? kStalledRetryRounds : worked ? 1 : kScoutBudget;
         const ScoutResult r =
             scout_until_work<!kMultiBlock>(scout, a, lane, budget, kSpinRounds, kIdleSleepNs, serve_inline, on_quiet);
+        if (scout.lone_server) stop_lone_server(scout.handoff, lane);
         if (lane == 0) {
-          if (scout.lone_server) stop_lone_server(scout.handoff, round);
           b.quit = r.quit;
           b.posted = r.posted;
           b.refresh = r.table_changed || b.seen_table_epoch == ~0ull;
@@ -362,7 +381,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       }
       poll_owned(b, a, lane, round);
     } else if (kLoneServer && tid < 64 && scout.lone_server) {
-      lone_server_loop(scout.handoff, round, serve_handed);
+      lone_server_loop(scout.handoff, serve_handed, keep_cursor);
     }
     __syncthreads();
     if (b.quit) break;

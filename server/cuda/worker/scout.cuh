@@ -461,6 +461,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   const bool served_by_server = handed && wait_handed(s.handoff);
   if (served_by_server && lane == 0 && a.look_gap_ns) s.look_not_before = s.handoff.published_at + a.look_gap_ns;
   // After a table change block 0's cursors are refreshed first.
+  if (moved && !served_by_server && s.lone_server) lone_cursors_moved(s.handoff, lane);
   if (moved && !served_by_server)
     r.left_for_block = r.table_changed ? __any_sync(0xffffffffu, own_moved != 0)
                                        : serve_moved_inline(s, own_moved, other_moved, prefetch, serve_inline);
