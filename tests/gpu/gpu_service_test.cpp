@@ -307,6 +307,57 @@ TEST_P(GpuService, PipelinedCounterDeltasGiveEveryRunningTotalOnce) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
+// A one-block kernel hands a lone caller's record to block 0's second warp
+// (server/cuda/worker/lone_server.cuh), which keeps the channel's cursor
+// between calls; a burst of pipelined records is served by the scout or
+// the block instead, moving that cursor behind the second warp's back. Lone
+// calls and bursts taking turns must each come back whole, in order, and
+// be counted exactly once in the kernel's metrics.
+TEST_P(GpuService, LoneCallsAndBurstsTakingTurnsOnOneBlockComeBackWhole) {
+  KernelPtr k = launch_cuda("echo", 1);
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  constexpr uint64_t kTurns = 150, kLone = 20, kBurst = 24;
+  auto size_of = [](uint64_t c) -> size_t { return 8 + (c * 8) % 120; };
+  auto byte_of = [](uint64_t c, size_t j) { return uint8_t(c * 29 + j * 5 + 1); };
+  std::vector<uint8_t> buf(256);
+  uint64_t next = 0;
+  size_t wrong = 0;
+  for (uint64_t turn = 0; turn < kTurns; ++turn) {
+    for (uint64_t i = 0; i < kLone; ++i, ++next) {
+      const size_t n = size_of(next);
+      for (size_t j = 0; j < n; ++j) buf[j] = byte_of(next, j);
+      rk_message* m = nullptr;
+      const rk_status s = rk_call(k.get(), 3, buf.data(), n, &m, 10000);
+      ASSERT_EQ(s, RK_OK) << why(s);
+      MessagePtr reply(m);
+      size_t got = 0;
+      const void* d = rk_message_data(m, &got);
+      wrong += got != n || std::memcmp(d, buf.data(), n) != 0 || rk_message_status(m) != RK_OK;
+    }
+    const uint64_t first = next;
+    for (uint64_t i = 0; i < kBurst; ++i, ++next) {
+      const size_t n = size_of(next);
+      for (size_t j = 0; j < n; ++j) buf[j] = byte_of(next, j);
+      ASSERT_EQ(rk_send(k.get(), 3, buf.data(), n, next, 10000), RK_OK) << rk_last_error_message();
+    }
+    for (uint64_t c = first; c < next; ++c) {
+      rk_message* m = nullptr;
+      const rk_status s = rk_receive(k.get(), &m, 10000);
+      ASSERT_EQ(s, RK_OK) << why(s);
+      MessagePtr reply(m);
+      wrong += !echo_reply_is_whole(m, size_of, byte_of) || rk_message_correlation(m) != c;
+    }
+  }
+  EXPECT_EQ(wrong, 0u);
+  rk_metrics m;
+  rk_metrics_init(&m);
+  RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
+  EXPECT_EQ(m.processed, kTurns * (kLone + kBurst));
+  EXPECT_EQ(m.errors, 0u);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
 TEST_P(GpuService, ManyThreadsCallOneGpuKernelAndGetTheirOwnReplies) {
   KernelPtr k = launch_cuda("echo", 2);
   ASSERT_TRUE(k);

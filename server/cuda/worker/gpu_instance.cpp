@@ -195,13 +195,10 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.instance = m.instance;
   a.builtin = m.builtin;
   a.staged = g->transfer_ == Transfer::staged;
-  // Diagnostics for same-lease A/B runs (docs/cuda-status.md): RK_LONE_SERVER=0
-  // serves lone records on the scout's warp; RK_LOOK_GAP_NS fixes the wait
-  // of its look after a reply instead of learning it.
+  // RK_LONE_SERVER=0 serves lone records on the scout's warp, as before
+  // lone_server.cuh: for same-lease A/B runs (docs/cuda-status.md).
   const char* lone = std::getenv("RK_LONE_SERVER");
   a.lone_server = !(lone && std::strcmp(lone, "0") == 0);
-  const char* gap = std::getenv("RK_LOOK_GAP_NS");
-  a.look_gap_ns = gap && *gap ? uint32_t(std::strtoul(gap, nullptr, 10)) : ~0u;  // ~0u: kPaceAdaptive
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
@@ -291,10 +288,10 @@ void GpuInstance::trace_rings() {
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
                 "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu, "
-                "by warp 1 %llu, look gap %llu ns); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
+                "by warp 1 %llu); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
                 "%llu, fence %llu, post+serve %llu",
                 u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies),
-                u(sc.server_records), u(sc.look_gap_ns), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
+                u(sc.server_records), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
                 u(sc.moved_load_ns), u(sc.fence_ns), u(sc.post_ns));
   trace(line);
   for (auto& c : channels_) {

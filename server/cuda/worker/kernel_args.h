@@ -22,8 +22,6 @@ struct KernelArgs {
   uint32_t builtin;           // rk::builtin::Builtin
   uint32_t staged;            // 1: a bridge copies the requests to device memory and posts their tails
   uint32_t lone_server;       // 1: a one-block kernel's warp 1 serves the scout's lone records (lone_server.cuh)
-  uint32_t look_gap_ns;       // after a reply warp 1 published, the scout's next look waits this long
-                              // (kPaceAdaptive: as long as the caller needs, learnt; lone_server.cuh)
 };
 
 }  // namespace rk::server::gpu

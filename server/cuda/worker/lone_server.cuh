@@ -37,48 +37,12 @@ __device__ inline void barrier_sync(uint32_t id, uint32_t threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 
-// When the scout's next look leaves after a reply warp 1 published. A look
-// that leaves before the caller's next request has landed misses it, and a
-// missed request waits for the next round (about 2 µs); a look later than
-// needed delays every call by as much. How soon the request lands depends
-// on the caller (its CPU, its own work), so the pace learns it: each call
-// found by the first look after a reply takes kPaceDownNs off the wait,
-// each one found a round or two late adds kPaceUpNs, which settles where
-// about kPaceDownNs / kPaceUpNs of the calls miss. Calls after a longer
-// pause (the caller was away) teach nothing. The wait never makes a look
-// earlier than the scout's own work after a reply allows (about 1 µs).
-inline constexpr uint32_t kPaceDownNs = 4;
-inline constexpr uint32_t kPaceUpNs = 160;
-inline constexpr uint32_t kPaceMaxNs = 2000;
-inline constexpr uint32_t kPaceMissRounds = 2;
-inline constexpr uint32_t kPaceAdaptive = ~0u;  // KernelArgs::look_gap_ns: learn the wait
-
-struct LookPace {
-  uint32_t gap_ns;  // the wait after a reply
-  uint32_t quiet;   // quiet rounds since the last hand-off (saturates)
-};
-
-// The scout's lane 0, after warp 1 served a record: returns the wait before
-// the next look. `fixed`: KernelArgs::look_gap_ns.
-__device__ inline uint32_t pace_after_reply(LookPace& p, uint32_t fixed) {
-  if (fixed != kPaceAdaptive) return fixed;
-  if (p.quiet == 0) p.gap_ns = p.gap_ns > kPaceDownNs ? p.gap_ns - kPaceDownNs : 0;
-  else if (p.quiet <= kPaceMissRounds) p.gap_ns = p.gap_ns + kPaceUpNs < kPaceMaxNs ? p.gap_ns + kPaceUpNs : kPaceMaxNs;
-  p.quiet = 0;
-  return p.gap_ns;
-}
-// ... after a quiet round, and after a round that served otherwise (what
-// follows it says nothing of the pace).
-__device__ inline void pace_quiet_round(LookPace& p) { p.quiet += p.quiet < 255; }
-__device__ inline void pace_unknown(LookPace& p) { p.quiet = 255; }
-
 // Block 0's shared memory (no initialisers: init_lone_handoff sets it).
 struct LoneHandoff {
   uint64_t words[32];    // the prefetched record, word i from lane i
   uint64_t tail;         // where the record ends (the slot's new tail)
   uint64_t from;         // where it starts
   uint64_t reply_head;   // the client's reply head, read beside the tail
-  uint64_t published_at; // %globaltimer when warp 1 published the last reply
   uint32_t slot;
   uint32_t stop;         // 1: no record; warp 1 leaves for block 0's loop
   uint32_t served;       // 1: warp 1 served the record; 0: it declined it (untouched)
@@ -96,7 +60,6 @@ __device__ inline void init_lone_handoff(LoneHandoff& h) {
   h.stop = 0;
   h.served = 0;
   h.cursor_gen = 0;
-  h.published_at = 0;
   h.cached_slot = kMaxChannels;
 }
 

@@ -207,8 +207,6 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     scout.quiet_rounds = 0;
     scout.stats = ScoutStats{};
     scout.prefetch.slot = kMaxChannels;
-    scout.look_not_before = 0;
-    scout.pace = LookPace{0, 255};
     scout.lone_server = kLoneServer && a.lone_server && !a.staged && blockDim.x >= 64;
     init_lone_handoff(scout.handoff);
     tel = BlockTelemetry{};
@@ -329,7 +327,6 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       const LoneServed served = serve_lone_record<true>(a, cur, w, avail, p, smem_in, smem_out, handler, tel, st, staged);
       if (served == LoneServed::declined) return false;
       if (lane == 0) {
-        h.published_at = tel.last_publish;
 #if RK_ROUND_LOG
         scout.published_at = tel.last_publish;
 #endif
