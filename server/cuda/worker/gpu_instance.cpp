@@ -199,6 +199,8 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   // lone_server.cuh: for same-lease A/B runs (docs/cuda-status.md).
   const char* lone = std::getenv("RK_LONE_SERVER");
   a.lone_server = !(lone && std::strcmp(lone, "0") == 0);
+  const char* extra = std::getenv("RK_LOOK_EXTRA_NS");
+  a.look_extra_ns = extra && *extra ? uint32_t(std::strtoul(extra, nullptr, 10)) : 0;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 

@@ -77,6 +77,7 @@ struct ScoutState {
   // empties L1) is an L2 round trip before the caller's reply.
   uint64_t loaded_at, fenced_at;
   uint64_t published_at;                // a round log build: when the lone path published its reply
+  uint64_t look_not_before;             // %globaltimer: the next round's loads wait for it (KernelArgs::look_extra_ns)
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
   bool lone_server;                     // warp 1 serves the prefetched lone records (lone_server.cuh)
   LoneHandoff handoff;
@@ -281,6 +282,9 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   ControlBlock* cb = &a.control->cb;
   uint64_t tail[kLoadsPerLane], seen[kLoadsPerLane];
   bool want[kLoadsPerLane];
+  if (a.look_extra_ns)
+    while (globaltimer() < s.look_not_before) {
+    }
   // Hot tails, and now and then the command words and bell: one round trip.
   // Every load is issued before any value is used: storing each command
   // word to shared memory right after its load made lane 0 wait out one
@@ -455,6 +459,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   r.posted = moved;
   // What warp 1 declined the scout serves as if it had not handed it over.
   const bool served_by_server = handed && wait_handed(s.handoff);
+  if (served_by_server && lane == 0 && a.look_extra_ns) s.look_not_before = globaltimer() + a.look_extra_ns;
   // After a table change block 0's cursors are refreshed first.
   if (moved && !served_by_server && s.lone_server) lone_cursors_moved(s.handoff, lane);
   if (moved && !served_by_server)
