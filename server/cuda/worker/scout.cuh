@@ -325,6 +325,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       prefetch = issue_prefetch(s.prefetch, ring, seen_target, lane);
   }
   const bool prefetching = kPrefetch && prefetch.slot != kMaxChannels;
+  bool handed = false;  // the prefetched record went to warp 1 (lone_server.cuh)
   uint32_t acquired;
   load_tails(s, lane, tail, seen, want, !prefetching, acquired,
              [&, now = s.now](uint32_t k) { return !a.staged & (s.hot_until[k] > now) & (k != prefetch.slot); });
@@ -341,6 +342,20 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     if (target_tail != prefetch.from && check_prefetch(prefetch, target_tail, lane) &&
         lane == prefetch.slot % 32)
       acquired = prefetch.slot;
+    // A lone caller's record goes to warp 1 as soon as its digest matches,
+    // ahead of the round's verdict, when nothing else can need the scout:
+    // no other slot moved, no command words read this round (the ones held
+    // say active, not terminating, same table), no sweep forced, no bell
+    // unanswered. The verdict below then serves first, as it would have.
+    if (s.lone_server && prefetch.valid && !command_round && !sweep_forced && s.active && !s.terminate &&
+        s.epoch == s.table_epoch && s.bell == s.last_bell) {
+      bool other = false;
+#pragma unroll
+      for (uint32_t j = 0; j < kLoadsPerLane; ++j)
+        other |= want[j] & (tail[j] != seen[j]) & (lane + 32 * j != prefetch.slot);
+      handed = !__any_sync(0xffffffffu, other);
+      if (handed) hand_off(s.handoff, prefetch, prefetch.slot, target_tail, s.key16[prefetch.slot], lane);
+    }
   }
   // Without branches: this runs between the loads landing and serving.
   bool seen_move = false, unacquired = false, acquired_moved = false;
@@ -419,18 +434,18 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   acquired_moved = acquired_moved && serve_first;
   bool moved = serve_first;
   bool sweep = false;
-  bool handed = false;
   if (serve_first) {
     if constexpr (kPrefetch) {
       // The prefetch target's record, the round's only move (a prefetching
-      // round acquires no other slot): to warp 1 at once, before this
-      // round's bookkeeping.
+      // round acquires no other slot), not handed over above (a command
+      // round): to warp 1 now, before this round's bookkeeping.
       const uint32_t target_lane = prefetch.slot % 32;
-      handed = s.lone_server && prefetch.valid &&
-               __shfl_sync(0xffffffffu, acquired_moved && acquired == prefetch.slot, target_lane);
-      if (handed)
+      if (!handed && s.lone_server && prefetch.valid &&
+          __shfl_sync(0xffffffffu, acquired_moved && acquired == prefetch.slot, target_lane)) {
         hand_off(s.handoff, prefetch, prefetch.slot, __shfl_sync(0xffffffffu, acquired_tail, target_lane),
                  s.key16[prefetch.slot], lane);
+        handed = true;
+      }
     }
     if (acquired_moved) {
       (acquired_elsewhere ? other_moved : own_moved) = 1u << (acquired / 32);
