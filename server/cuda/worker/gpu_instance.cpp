@@ -195,12 +195,13 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.instance = m.instance;
   a.builtin = m.builtin;
   a.staged = g->transfer_ == Transfer::staged;
-  // RK_LONE_SERVER=0 serves lone records on the scout's warp, as before
-  // lone_server.cuh: for same-lease A/B runs (docs/cuda-status.md).
+  // For same-lease A/B runs (docs/cuda-status.md): RK_LONE_SERVER=0 serves
+  // lone records on the scout's warp, as before lone_server.cuh;
+  // RK_LOOK_EXTRA_NS replaces kLookExtraNs.
   const char* lone = std::getenv("RK_LONE_SERVER");
   a.lone_server = !(lone && std::strcmp(lone, "0") == 0);
   const char* extra = std::getenv("RK_LOOK_EXTRA_NS");
-  a.look_extra_ns = extra && *extra ? uint32_t(std::strtoul(extra, nullptr, 10)) : 0;
+  a.look_extra_ns = extra && *extra ? uint32_t(std::strtoul(extra, nullptr, 10)) : kLookExtraNs;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 

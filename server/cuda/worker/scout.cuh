@@ -77,7 +77,7 @@ struct ScoutState {
   // empties L1) is an L2 round trip before the caller's reply.
   uint64_t loaded_at, fenced_at;
   uint64_t published_at;                // a round log build: when the lone path published its reply
-  uint64_t look_not_before;             // %globaltimer: the next round's loads wait for it (KernelArgs::look_extra_ns)
+  uint64_t look_not_before;             // %globaltimer: the next round's loads wait for it (kLookExtraNs)
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
   bool lone_server;                     // warp 1 serves the prefetched lone records (lone_server.cuh)
   LoneHandoff handoff;
