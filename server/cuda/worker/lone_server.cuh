@@ -3,8 +3,8 @@
 // own bookkeeping (noting the move, posting it, its counters) and the
 // server's (the span's telemetry) run side by side instead of one after
 // the other around the reply, and the server keeps its channel's cursor
-// words in registers between calls instead of reading them from L2 on the
-// way to each reply.
+// words in shared memory between calls instead of reading them from L2 on
+// the way to each reply.
 //
 // The hand-off is shared memory and two named barriers of the two warps:
 // the scout stores the record's words and the channel's few facts and
