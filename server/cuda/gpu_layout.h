@@ -57,7 +57,6 @@ struct alignas(128) ScoutStats {
   uint64_t prefetched_records;  // ... of them, read with their tail (tail_prefetch.cuh)
   uint64_t unordered_replies;   // lone records whose reply went out unordered (shm/tail_digest.h)
   uint64_t server_records;      // lone records served by block 0's warp 1 (lone_server.cuh)
-  uint64_t look_wait_ns;        // the scout's wait for its look after such a record, as learnt (LookPace)
 };
 static_assert(sizeof(ScoutStats) == 128);
 

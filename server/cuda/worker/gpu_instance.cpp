@@ -201,8 +201,7 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   const char* lone = std::getenv("RK_LONE_SERVER");
   a.lone_server = !(lone && std::strcmp(lone, "0") == 0);
   const char* extra = std::getenv("RK_LOOK_EXTRA_NS");
-  a.look_learnt = !(extra && *extra);
-  a.look_extra_ns = a.look_learnt ? kLookExtraNs : uint32_t(std::strtoul(extra, nullptr, 10));
+  a.look_extra_ns = extra && *extra ? uint32_t(std::strtoul(extra, nullptr, 10)) : kLookExtraNs;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
@@ -292,10 +291,10 @@ void GpuInstance::trace_rings() {
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
                 "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu, "
-                "by warp 1 %llu, look wait %llu ns); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
+                "by warp 1 %llu); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
                 "%llu, fence %llu, post+serve %llu",
                 u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies),
-                u(sc.server_records), u(sc.look_wait_ns), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
+                u(sc.server_records), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
                 u(sc.moved_load_ns), u(sc.fence_ns), u(sc.post_ns));
   trace(line);
   for (auto& c : channels_) {

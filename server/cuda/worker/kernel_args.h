@@ -8,12 +8,12 @@
 namespace rk::server::gpu {
 
 // After warp 1 of a one-block kernel served a lone caller, the scout's next
-// look waits this long past the hand-off's end, to begin with; the wait is
-// then learnt (LookPace, lone_server.cuh). Looking sooner, it often left
-// before the caller's next request had landed and the request waited a
-// whole round more (~2 µs). 600 ns cost the median 0.05 µs and took p90
-// from 6.5 to 4.4 µs on one H100 host (docs/benchmarks.md, fourteenth
-// session). RK_LOOK_EXTRA_NS fixes the wait instead (A/B runs).
+// look waits this long past the hand-off's end. Looking sooner, it often
+// left before the caller's next request had landed and the request waited
+// a whole round more (~2 µs); how often changed from run to run (5-40 % of
+// calls over 6 µs). 600 ns cost the median 0.05 µs and took p90 from
+// 6.5 to 4.4 µs and p99 from 10-11 to 6.6-7.0 µs (H100, same lease;
+// docs/benchmarks.md, fourteenth session). RK_LOOK_EXTRA_NS overrides it.
 inline constexpr uint32_t kLookExtraNs = 600;
 
 struct KernelArgs {
@@ -32,7 +32,6 @@ struct KernelArgs {
   uint32_t staged;            // 1: a bridge copies the requests to device memory and posts their tails
   uint32_t lone_server;       // 1: a one-block kernel's warp 1 serves the scout's lone records (lone_server.cuh)
   uint32_t look_extra_ns;     // after warp 1 served, the scout's next look waits this long (kLookExtraNs)
-  uint32_t look_learnt;       // 1: ... to begin with, then as learnt (LookPace)
 };
 
 }  // namespace rk::server::gpu

@@ -37,37 +37,6 @@ __device__ inline void barrier_sync(uint32_t id, uint32_t threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 
-// How long the scout's next look waits after a hand-off (past the end of
-// warp 1's serving), learnt per kernel. Too soon, it leaves before the
-// caller's next request has landed and the request waits a round more
-// (~2 µs); too late, every call waits for it. Where the request lands
-// depends on the caller (its CPU, the host) and differed from machine to
-// machine: a fixed 600 ns left 2 % of calls over 6 µs on one H100 host and
-// 10-26 % on another. Each call found by the first look after a hand-off
-// takes kPaceHitNs off the wait, each found by the second (the first missed
-// it) adds kPaceMissNs, so the wait settles where about one call in
-// kPaceMissNs / kPaceHitNs misses. A call found later still (the caller
-// paused, or met the host) teaches nothing.
-inline constexpr uint32_t kPaceHitNs = 1;
-inline constexpr uint32_t kPaceMissNs = 200;
-inline constexpr uint32_t kPaceMaxNs = 3000;
-
-struct LookPace {
-  uint32_t wait_ns;
-  uint32_t quiet;  // quiet rounds since the last hand-off (255: not counting)
-};
-
-// The scout's lane 0, once warp 1 has served: the wait before the next look.
-__device__ inline uint32_t pace_after_handoff(LookPace& p) {
-  if (p.quiet == 0) p.wait_ns -= p.wait_ns > kPaceHitNs ? kPaceHitNs : p.wait_ns;
-  else if (p.quiet == 1) p.wait_ns = p.wait_ns + kPaceMissNs < kPaceMaxNs ? p.wait_ns + kPaceMissNs : kPaceMaxNs;
-  p.quiet = 0;
-  return p.wait_ns;
-}
-// ... after a quiet round, and after a round that served otherwise.
-__device__ inline void pace_quiet_round(LookPace& p) { p.quiet += p.quiet < 255; }
-__device__ inline void pace_not_counting(LookPace& p) { p.quiet = 255; }
-
 // Block 0's shared memory (no initialisers: init_lone_handoff sets it).
 struct LoneHandoff {
   uint64_t words[32];    // the prefetched record, word i from lane i

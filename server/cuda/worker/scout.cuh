@@ -78,7 +78,6 @@ struct ScoutState {
   uint64_t loaded_at, fenced_at;
   uint64_t published_at;                // a round log build: when the lone path published its reply
   uint64_t look_not_before;             // %globaltimer: the next round's loads wait for it (kLookExtraNs)
-  LookPace pace;
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
   bool lone_server;                     // warp 1 serves the prefetched lone records (lone_server.cuh)
   LoneHandoff handoff;
@@ -283,8 +282,9 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   ControlBlock* cb = &a.control->cb;
   uint64_t tail[kLoadsPerLane], seen[kLoadsPerLane];
   bool want[kLoadsPerLane];
-  while (globaltimer() < s.look_not_before) {
-  }
+  if (a.look_extra_ns)
+    while (globaltimer() < s.look_not_before) {
+    }
   // Hot tails, and now and then the command words and bell: one round trip.
   // Every load is issued before any value is used: storing each command
   // word to shared memory right after its load made lane 0 wait out one
@@ -397,7 +397,6 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     if (lane == 0) {
       ++s.round;
       ++s.stats.rounds;
-      pace_quiet_round(s.pace);
       s.stats.quiet_load_ns += s.loaded_at - s.now;
       if (read_commands) {
         ++s.stats.command_rounds;
@@ -475,12 +474,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   r.posted = moved;
   // What warp 1 declined the scout serves as if it had not handed it over.
   const bool served_by_server = handed && wait_handed(s.handoff);
-  if (lane == 0) {
-    if (served_by_server)
-      s.look_not_before = globaltimer() + (a.look_learnt ? pace_after_handoff(s.pace) : a.look_extra_ns);
-    else if (moved)
-      pace_not_counting(s.pace);
-  }
+  if (served_by_server && lane == 0 && a.look_extra_ns) s.look_not_before = globaltimer() + a.look_extra_ns;
   // After a table change block 0's cursors are refreshed first.
   if (moved && !served_by_server && s.lone_server) lone_cursors_moved(s.handoff, lane);
   if (moved && !served_by_server)
@@ -524,10 +518,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       s.stats.fence_ns += s.fenced_at - s.loaded_at;
       s.stats.post_ns += globaltimer() - s.fenced_at;
     }
-    if (sweep_due) {
-      s.stats.look_wait_ns = s.pace.wait_ns;
-      publish_scout_stats(s, &a.control->scout);
-    }  // off the lone caller's rounds, like the sweep
+    if (sweep_due) publish_scout_stats(s, &a.control->scout);  // off the lone caller's rounds, like the sweep
     // A round that served first logs when its reply went out instead of its
     // (absent) fence.
     log_round(s.now, s.loaded_at, serve_first ? s.published_at : s.fenced_at,
