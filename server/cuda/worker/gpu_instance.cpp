@@ -202,8 +202,6 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.lone_server = !(lone && std::strcmp(lone, "0") == 0);
   const char* extra = std::getenv("RK_LOOK_EXTRA_NS");
   a.look_extra_ns = extra && *extra ? uint32_t(std::strtoul(extra, nullptr, 10)) : kLookExtraNs;
-  const char* dither = std::getenv("RK_LOOK_DITHER_NS");
-  a.look_dither_ns = dither && *dither ? uint32_t(std::strtoul(dither, nullptr, 10)) : 0;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 

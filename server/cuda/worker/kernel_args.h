@@ -32,7 +32,6 @@ struct KernelArgs {
   uint32_t staged;            // 1: a bridge copies the requests to device memory and posts their tails
   uint32_t lone_server;       // 1: a one-block kernel's warp 1 serves the scout's lone records (lone_server.cuh)
   uint32_t look_extra_ns;     // after warp 1 served, the scout's next look waits this long (kLookExtraNs)
-  uint32_t look_dither_ns;    // ... and a pseudo-random part of this much more (0: none)
 };
 
 }  // namespace rk::server::gpu

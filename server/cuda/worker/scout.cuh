@@ -474,10 +474,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   r.posted = moved;
   // What warp 1 declined the scout serves as if it had not handed it over.
   const bool served_by_server = handed && wait_handed(s.handoff);
-  if (served_by_server && lane == 0 && (a.look_extra_ns | a.look_dither_ns)) {
-    const uint32_t mix = (s.round * 2654435761u) >> 16;  // a different part of the dither each round
-    s.look_not_before = globaltimer() + a.look_extra_ns + (a.look_dither_ns ? mix % a.look_dither_ns : 0);
-  }
+  if (served_by_server && lane == 0 && a.look_extra_ns) s.look_not_before = globaltimer() + a.look_extra_ns;
   // After a table change block 0's cursors are refreshed first.
   if (moved && !served_by_server && s.lone_server) lone_cursors_moved(s.handoff, lane);
   if (moved && !served_by_server)
