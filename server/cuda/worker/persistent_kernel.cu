@@ -220,6 +220,17 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
   }
   __syncthreads();
 
+  // Lane 0 of the warp that served a span inline (the scout, or warp 1 for
+  // it): the scout's counters of it.
+  auto count_inline = [&](LoneServed served, bool prefetched) {
+#if RK_ROUND_LOG
+    scout.published_at = tel.last_publish;
+#endif
+    ++scout.stats.inline_spans;
+    scout.stats.lone_records += served != LoneServed::declined;
+    scout.stats.prefetched_records += served != LoneServed::declined && prefetched;
+    scout.stats.unordered_replies += served == LoneServed::unordered;
+  };
   // The scout (this block's warp 0) serves small spans of this block's
   // channels itself, and now and then one of another block's (claimed
   // first: its owner may be at it). True when nothing of `tail` is left.
@@ -259,13 +270,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
                                                                                   tel, st, staged)))
       return false;
     if (lane == 0) {
-#if RK_ROUND_LOG
-      scout.published_at = tel.last_publish;
-#endif
-      ++scout.stats.inline_spans;
-      scout.stats.lone_records += lone;
-      scout.stats.prefetched_records += lone && use_prefetch;
-      scout.stats.unordered_replies += served == LoneServed::unordered;
+      count_inline(served, use_prefetch);
       // Only a channel of small records: a prefetch that cannot match costs
       // the round its acquire loads (a fence instead: 256 B calls 7.5 ->
       // 8.7 µs on an H100). And only in a one-block kernel, the latency
@@ -328,13 +333,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
       const LoneServed served = serve_lone_record<true>(a, cur, w, avail, p, smem_in, smem_out, handler, tel, st, staged);
       if (served == LoneServed::declined) return false;
       if (lane == 0) {
-#if RK_ROUND_LOG
-        scout.published_at = tel.last_publish;
-#endif
-        ++scout.stats.inline_spans;
-        ++scout.stats.lone_records;
-        ++scout.stats.prefetched_records;
-        scout.stats.unordered_replies += served == LoneServed::unordered;
+        count_inline(served, true);
         ++scout.stats.server_records;
         mark_round(kMarkServed);
       }
