@@ -59,15 +59,6 @@ __device__ void store_release_gpu(T* p, T v) {
   cuda::atomic_ref<T, cuda::thread_scope_device>(*p).store(v, cuda::std::memory_order_release);
 }
 
-// Between the warps of one block (shared memory).
-__device__ inline uint32_t load_acquire_cta(const uint32_t* p) {
-  return cuda::atomic_ref<uint32_t, cuda::thread_scope_block>(*const_cast<uint32_t*>(p))
-      .load(cuda::std::memory_order_acquire);
-}
-__device__ inline void store_release_cta(uint32_t* p, uint32_t v) {
-  cuda::atomic_ref<uint32_t, cuda::thread_scope_block>(*p).store(v, cuda::std::memory_order_release);
-}
-
 template <class T>
 __device__ bool compare_exchange_acquire_gpu(T* p, T expected, T desired) {
   return cuda::atomic_ref<T, cuda::thread_scope_device>(*p).compare_exchange_strong(

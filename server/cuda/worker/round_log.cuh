@@ -15,9 +15,10 @@ namespace rk::server::gpu {
 
 inline constexpr uint32_t kRoundLogEntries = 1u << 20;
 
-// Steps of a round that served first, stamped by the scout's lane 0 as it
-// passes them: where the warp's time between the loads' landing and the
-// next round goes (bench/round_log.py prints each step's share).
+// Steps of a round that served first, stamped by lane 0 of the warp that
+// passes them (the scout, or warp 1 serving for it: lone_server.cuh): where
+// the time between the loads' landing and the next round goes
+// (bench/round_log.py prints each step's share).
 enum RoundMark : uint32_t {
   kMarkVerdict,      // the round's verdict taken (serve first or not)
   kMarkServeEntry,   // serve_inline entered
@@ -63,7 +64,7 @@ __device__ uint32_t g_round_count;
 __device__ uint64_t g_round_marks[kRoundMarks];
 __device__ uint64_t g_round_clock;  // clock64() at the last entry: cycles against ns give the SM's clock
 
-// Lane 0 of the scout.
+// Lane 0 of the scout, or of warp 1 while it serves for the scout.
 __device__ inline void mark_round_at(RoundMark m, uint64_t t) { g_round_marks[m] = t; }
 __device__ inline void mark_round(RoundMark m) { mark_round_at(m, globaltimer()); }
 
