@@ -197,11 +197,13 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.staged = g->transfer_ == Transfer::staged;
   // For same-lease A/B runs (docs/cuda-status.md): RK_LONE_SERVER=0 serves
   // lone records on the scout's warp, as before lone_server.cuh;
-  // RK_LOOK_EXTRA_NS replaces kLookExtraNs.
+  // RK_LOOK_EXTRA_NS replaces kLookExtraNs, RK_SECOND_LOOK_NS kSecondLookNs.
   const char* lone = std::getenv("RK_LONE_SERVER");
   a.lone_server = !(lone && std::strcmp(lone, "0") == 0);
   const char* extra = std::getenv("RK_LOOK_EXTRA_NS");
   a.look_extra_ns = extra && *extra ? uint32_t(std::strtoul(extra, nullptr, 10)) : kLookExtraNs;
+  const char* second = std::getenv("RK_SECOND_LOOK_NS");
+  a.second_look_ns = second && *second ? uint32_t(std::strtoul(second, nullptr, 10)) : kSecondLookNs;
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
@@ -291,10 +293,10 @@ void GpuInstance::trace_rings() {
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
                 "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu, "
-                "by warp 1 %llu); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
+                "by warp 1 %llu, second looks %llu, found by them %llu); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
                 "%llu, fence %llu, post+serve %llu",
                 u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies),
-                u(sc.server_records), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
+                u(sc.server_records), u(sc.second_looks), u(sc.second_look_hits), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
                 u(sc.moved_load_ns), u(sc.fence_ns), u(sc.post_ns));
   trace(line);
   for (auto& c : channels_) {
