@@ -57,8 +57,8 @@ struct alignas(128) ScoutStats {
   uint64_t prefetched_records;  // ... of them, read with their tail (tail_prefetch.cuh)
   uint64_t unordered_replies;   // lone records whose reply went out unordered (shm/tail_digest.h)
   uint64_t server_records;      // lone records served by block 0's warp 1 (lone_server.cuh)
-  uint64_t second_looks;        // rounds that looked at the lone caller's record twice (scout.cuh)
-  uint64_t second_look_hits;    // ... whose second look found the record the first missed
+  uint64_t relooks;             // looks again at a lone caller's record after a look missed it (scout.cuh)
+  uint64_t relook_hits;         // ... that found its tail moved
 };
 static_assert(sizeof(ScoutStats) == 128);
 

@@ -33,6 +33,12 @@ T* device_address(void* host) {
 
 using shm::at;
 
+// A tuning knob's value from the environment (same-lease A/B runs), else `fallback`.
+uint32_t env_u32(const char* name, uint32_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? uint32_t(std::strtoul(v, nullptr, 10)) : fallback;
+}
+
 // Host memory registered with CUDA, counted across instances: two kernels
 // (or one, re-binding) may serve the same rings, and registering a range
 // twice is an error while unregistering it early pulls it from under the
@@ -197,13 +203,10 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   a.staged = g->transfer_ == Transfer::staged;
   // For same-lease A/B runs (docs/cuda-status.md): RK_LONE_SERVER=0 serves
   // lone records on the scout's warp, as before lone_server.cuh;
-  // RK_LOOK_EXTRA_NS replaces kLookExtraNs, RK_SECOND_LOOK_NS kSecondLookNs.
-  const char* lone = std::getenv("RK_LONE_SERVER");
-  a.lone_server = !(lone && std::strcmp(lone, "0") == 0);
-  const char* extra = std::getenv("RK_LOOK_EXTRA_NS");
-  a.look_extra_ns = extra && *extra ? uint32_t(std::strtoul(extra, nullptr, 10)) : kLookExtraNs;
-  const char* second = std::getenv("RK_SECOND_LOOK_NS");
-  a.second_look_ns = second && *second ? uint32_t(std::strtoul(second, nullptr, 10)) : kSecondLookNs;
+  // RK_LOOK_EXTRA_NS replaces kLookExtraNs, RK_RELOOKS kRelooks.
+  a.lone_server = env_u32("RK_LONE_SERVER", 1) != 0;
+  a.look_extra_ns = env_u32("RK_LOOK_EXTRA_NS", kLookExtraNs);
+  a.relooks = env_u32("RK_RELOOKS", kRelooks);
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
 
@@ -293,10 +296,10 @@ void GpuInstance::trace_rings() {
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
                 "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu, "
-                "by warp 1 %llu, second looks %llu, found by them %llu); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
+                "by warp 1 %llu, looks again %llu, found by them %llu); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
                 "%llu, fence %llu, post+serve %llu",
                 u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies),
-                u(sc.server_records), u(sc.second_looks), u(sc.second_look_hits), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
+                u(sc.server_records), u(sc.relooks), u(sc.relook_hits), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
                 u(sc.moved_load_ns), u(sc.fence_ns), u(sc.post_ns));
   trace(line);
   for (auto& c : channels_) {

@@ -15,12 +15,9 @@ namespace rk::server::gpu {
 // 6.5 to 4.4 µs and p99 from 10-11 to 6.6-7.0 µs (H100, same lease;
 // docs/benchmarks.md, fourteenth session). RK_LOOK_EXTRA_NS overrides it.
 inline constexpr uint32_t kLookExtraNs = 600;
-// A round that looks for a lone caller's next record looks a second time
-// this long after the first, before it knows what the first found: a
-// request that lands while the first look is in flight is then found
-// that much later rather than a whole round (~2 µs) later. 0: one look.
-// RK_SECOND_LOOK_NS overrides it.
-inline constexpr uint32_t kSecondLookNs = 500;
+// A round whose look missed a lone caller's next record looks again at
+// once, up to this many times (scout.cuh). RK_RELOOKS overrides it.
+inline constexpr uint32_t kRelooks = 2;
 
 struct KernelArgs {
   ControlPage* control;       // mapped: commands in, telemetry out
@@ -38,7 +35,7 @@ struct KernelArgs {
   uint32_t staged;            // 1: a bridge copies the requests to device memory and posts their tails
   uint32_t lone_server;       // 1: a one-block kernel's warp 1 serves the scout's lone records (lone_server.cuh)
   uint32_t look_extra_ns;     // after warp 1 served, the scout's next look waits this long (kLookExtraNs)
-  uint32_t second_look_ns;    // the lone caller's record is looked at again this long after (kSecondLookNs)
+  uint32_t relooks;           // a look that missed the lone caller is repeated up to this many times (kRelooks)
 };
 
 }  // namespace rk::server::gpu

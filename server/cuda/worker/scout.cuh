@@ -8,7 +8,9 @@
 // the GPU only reads; clients skip it while their channel is hot, see
 // kick() in capi/kernel.cpp); then, or every kSweepEvery rounds (in a round
 // that found nothing else, kSweepForce at the latest), the scout sweeps
-// every channel's tail, 32 lanes with up to 8 loads each in flight.
+// every channel's tail, 32 lanes with up to 8 loads each in flight. A
+// round whose look finds a lone caller's tail unmoved looks again at once
+// (a few times) before it ends.
 //
 // A tail that moved is posted to the owning block through device memory
 // (KernelShared::pending); blocks other than 0 never read host memory to
@@ -79,7 +81,6 @@ struct ScoutState {
   uint64_t published_at;                // a round log build: when the lone path published its reply
   uint64_t look_not_before;             // %globaltimer: the next round's loads wait for it (kLookExtraNs)
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
-  uint64_t second_sink;                 // written with the second look's words at the round's end (scout_round)
   bool lone_server;                     // warp 1 serves the prefetched lone records (lone_server.cuh)
   LoneHandoff handoff;
   ScoutStats stats;                     // lane 0's running counters, mirrored to the control page
@@ -316,7 +317,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   // prefetched slot's move counts as acquired once its digest matches;
   // anything else it saw is fenced as usual.
   const uint32_t target = s.prefetch.slot;
-  Prefetch prefetch, second;
+  Prefetch prefetch;
   uint64_t target_ring = 0, target_seen = 0;
   if constexpr (kPrefetch) {
     // Every word the test needs read at once, not one after another behind
@@ -328,24 +329,10 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       prefetch = issue_prefetch(s.prefetch, target_ring, target_seen, lane);
   }
   const bool prefetching = kPrefetch && prefetch.slot != kMaxChannels;
-  // Whether a record found by this round's look goes to warp 1 at once
-  // (below): nothing the round read or owes can need the scout.
-  const bool early_hand = s.lone_server && !command_round && !sweep_forced && s.active && !s.terminate &&
-                          s.epoch == s.table_epoch && s.bell == s.last_bell;
-  const uint64_t round_start = s.now;
   bool handed = false;  // the prefetched record went to warp 1 (lone_server.cuh)
   uint32_t acquired;
   load_tails(s, lane, tail, seen, want, !prefetching, acquired,
              [&, now = s.now](uint32_t k) { return !a.staged & (s.hot_until[k] > now) & (k != prefetch.slot); });
-  if (prefetching && early_hand && a.second_look_ns) {
-    // The second look leaves while the first is in flight; its words are
-    // judged only if the first saw no move, and kept live to the round's
-    // end (sink_second_look) so that no register of theirs is reused, and
-    // waited for, on the way to a hand-off the first look made.
-    while (globaltimer() < round_start + a.second_look_ns) {
-    }
-    second = issue_prefetch(s.prefetch, target_ring, target_seen, lane);
-  }
   if (prefetching) {
     // The prefetch loaded that slot's tail (its lane's header word).
 #pragma unroll
@@ -357,38 +344,51 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       }
     const uint32_t target_lane = prefetch.slot % 32;
     uint64_t target_tail = __shfl_sync(0xffffffffu, prefetch.header, target_lane);
-    if (target_tail != prefetch.from && check_prefetch(prefetch, target_tail, lane) && lane == target_lane)
-      acquired = prefetch.slot;
     // A lone caller's record goes to warp 1 as soon as its digest matches,
     // ahead of the round's verdict, when nothing else can need the scout:
-    // no other slot moved, no command words read this round (the ones held
-    // say active, not terminating, same table), no sweep forced, no bell
-    // unanswered. The verdict below then serves first, as it would have.
-    if (early_hand && (prefetch.valid || second.slot != kMaxChannels)) {
+    // no other slot moved, the command words (as just read in a command
+    // round, else as held) say active, not terminating, same table, no
+    // sweep forced, no bell unanswered. The verdict below then serves first,
+    // as it would have. (Not on words older than the round's: a table
+    // change acknowledged while warp 1 serves could unmap its channel.)
+    bool benign = s.active && !s.terminate && s.epoch == s.table_epoch && s.bell == s.last_bell;
+    if (command_round) {
+      // Each of the three lanes judges the word it loaded (see above).
+      const bool fine = lane == 0   ? uint32_t(command_word) != 0 && uint32_t(command_word >> 32) == 0
+                        : lane == 1 ? command_word == s.table_epoch
+                        : lane == 2 ? uint32_t(command_word) == s.last_bell  // prefetching: not staged
+                                    : true;
+      benign = __all_sync(0xffffffffu, fine);
+    }
+    bool alone = false;  // a lone caller's round: nothing but its slot can have moved
+    if (s.lone_server && benign && !sweep_forced) {
       bool other = false;
 #pragma unroll
       for (uint32_t j = 0; j < kLoadsPerLane; ++j)
         other |= want[j] & (tail[j] != seen[j]) & (lane + 32 * j != prefetch.slot);
-      const bool alone = !__any_sync(0xffffffffu, other);
-      // The first look saw the caller's tail where it was: the second look's
-      // words stand in for it when their digest matches. (Torn or not yet
-      // there, the next round looks again.)
-      if (alone && target_tail == prefetch.from && second.slot != kMaxChannels) {
-        const uint64_t second_tail = __shfl_sync(0xffffffffu, second.header, target_lane);
-        if (second_tail != second.from && check_prefetch(second, second_tail, lane)) {
-          prefetch = second;
-          target_tail = second_tail;
-#pragma unroll
-          for (uint32_t j = 0; j < kLoadsPerLane; ++j)
-            if (lane + 32 * j == prefetch.slot) tail[j] = second_tail;
-          if (lane == target_lane) acquired = prefetch.slot;
-          if (lane == 0) ++s.stats.second_look_hits;
+      alone = !__any_sync(0xffffffffu, other);
+      // The look missed the caller (its request landed while the look was
+      // in flight, or the caller is late): look again at once, up to
+      // `relooks` times, rather than after the round's end and the next
+      // round's set-up (~2 µs where a look is ~1.1-1.3). Not sooner: a
+      // second look 250-500 ns behind the first made every call 1.1 µs
+      // slower (docs/benchmarks.md, fifteenth session).
+      for (uint32_t again = 0; alone && target_tail == prefetch.from && again < a.relooks; ++again) {
+        prefetch = issue_prefetch(s.prefetch, target_ring, target_seen, lane);
+        target_tail = __shfl_sync(0xffffffffu, prefetch.header, target_lane);
+        if (lane == 0) {
+          ++s.stats.relooks;
+          s.stats.relook_hits += target_tail != prefetch.from;
         }
       }
-      if (lane == 0) s.stats.second_looks += second.slot != kMaxChannels;
-      handed = alone && prefetch.valid;
-      if (handed) hand_off(s.handoff, prefetch, prefetch.slot, target_tail, s.key16[prefetch.slot], lane);
+#pragma unroll
+      for (uint32_t j = 0; j < kLoadsPerLane; ++j)
+        if (lane + 32 * j == prefetch.slot) tail[j] = prefetch.header;
     }
+    if (target_tail != prefetch.from && check_prefetch(prefetch, target_tail, lane) && lane == target_lane)
+      acquired = prefetch.slot;
+    handed = alone && prefetch.valid;
+    if (handed) hand_off(s.handoff, prefetch, prefetch.slot, target_tail, s.key16[prefetch.slot], lane);
   }
   // Without branches: this runs between the loads landing and serving.
   bool seen_move = false, unacquired = false, acquired_moved = false;
@@ -507,12 +507,6 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   r.posted = moved;
   // What warp 1 declined the scout serves as if it had not handed it over.
   const bool served_by_server = handed && wait_handed(s.handoff);
-  if (second.slot != kMaxChannels) {
-    // Every lane: its registers of the second look stay allocated to here.
-    volatile uint64_t* sink = &s.second_sink;
-    *sink = second.word;
-    *sink = second.header;
-  }
   if (served_by_server && lane == 0 && a.look_extra_ns) s.look_not_before = globaltimer() + a.look_extra_ns;
   // After a table change block 0's cursors are refreshed first.
   if (moved && !served_by_server && s.lone_server) lone_cursors_moved(s.handoff, lane);
