@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -354,6 +355,42 @@ TEST_P(GpuService, LoneCallsAndBurstsTakingTurnsOnOneBlockComeBackWhole) {
   rk_metrics_init(&m);
   RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
   EXPECT_EQ(m.processed, kTurns * (kLone + kBurst));
+  EXPECT_EQ(m.errors, 0u);
+  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+}
+
+// A lone caller that pauses 0-4 µs before each call lands its requests at
+// every phase of the scout's look: found by the look, by a look repeated
+// at once after a miss (scout.cuh, relooks), or only by a later round.
+// Every reply must still be the whole echo of its own request.
+TEST_P(GpuService, LoneCallsLandingAtEveryPhaseOfTheLookComeBackWhole) {
+  KernelPtr k = launch_cuda("echo", 1);
+  ASSERT_TRUE(k);
+  RK_ASSERT_OK(rk_activate(k.get()));
+  constexpr uint64_t kCalls = 4000;
+  auto size_of = [](uint64_t c) -> size_t { return 8 + (c * 24) % 96; };
+  auto byte_of = [](uint64_t c, size_t j) { return uint8_t(c * 13 + j * 7 + 3); };
+  std::vector<uint8_t> buf(128);
+  size_t wrong = 0;
+  for (uint64_t c = 0; c < kCalls; ++c) {
+    const auto pause = std::chrono::nanoseconds((c * 97) % 4000);
+    for (auto until = std::chrono::steady_clock::now() + pause; std::chrono::steady_clock::now() < until;) {
+    }
+    const size_t n = size_of(c);
+    for (size_t j = 0; j < n; ++j) buf[j] = byte_of(c, j);
+    rk_message* m = nullptr;
+    const rk_status s = rk_call(k.get(), 5, buf.data(), n, &m, 10000);
+    ASSERT_EQ(s, RK_OK) << why(s);
+    MessagePtr reply(m);
+    size_t got = 0;
+    const void* d = rk_message_data(m, &got);
+    wrong += got != n || std::memcmp(d, buf.data(), n) != 0 || rk_message_status(m) != RK_OK;
+  }
+  EXPECT_EQ(wrong, 0u);
+  rk_metrics m;
+  rk_metrics_init(&m);
+  RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
+  EXPECT_EQ(m.processed, kCalls);
   EXPECT_EQ(m.errors, 0u);
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
