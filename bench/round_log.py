@@ -22,6 +22,15 @@ MARKS = ("verdict", "serve_inline entered", "cursor words in", "lone path start"
 ENTRY = struct.Struct(f"<4I{len(MARKS)}H2I")
 MARK_ABSENT = 0xFFFF
 NOT_QUIET, MOVED, COMMANDS, PREFETCH, SWEEP, SERVE_FIRST, PREFETCH_HIT = (1 << i for i in range(7))
+# RoundLogEntry::looks (round_log.cuh): what the looks at the lone caller saw.
+LOOK_RELOOKS, LOOK_FIRST_MOVED, LOOK_VALID = 3, 1 << 2, 1 << 3
+
+
+def look_ns(looks, last=False):
+    """The first (or the last repeated) look's round trip in ns."""
+    return ((looks >> (20 if last else 8)) & 0xFFF) * 16
+
+
 SEGMENT_GAP_NS = 1_000_000  # a pause this long between serving rounds starts a new measurement
 
 
@@ -30,8 +39,8 @@ def load(path):
     (count,) = struct.unpack_from("<I", data)
     capacity = (len(data) - 4) // ENTRY.size
     entries = [ENTRY.unpack_from(data, 4 + ENTRY.size * i) for i in range(capacity)]
-    # (start, loads, total, flags, marks, SM cycles since the entry before)
-    entries = [e[:4] + (e[4:4 + len(MARKS)], e[4 + len(MARKS)]) for e in entries]
+    # (start, loads, total, flags, marks, SM cycles since the entry before, looks)
+    entries = [e[:4] + (e[4:4 + len(MARKS)], e[4 + len(MARKS)], e[5 + len(MARKS)]) for e in entries]
     if count <= capacity:
         return entries[:count]
     first = count % capacity  # the ring wrapped: oldest first

@@ -63,6 +63,21 @@ def describe(name, calls):
             print(f"    {label}: {100 * sum(v) / n:.1f} %")
         else:
             print(f"    {label}: {round_log.quantiles(v, (0.1, 0.5, 0.9))}")
+    # What the looks at the caller saw, in its serving round and in the
+    # round before it when that one was quiet (the round that missed it).
+    for key, label in (("looks", "serving round"), ("missed_looks", "the quiet round before")):
+        looks = [c[key] for c in calls if c[key] is not None]
+        if not looks:
+            continue
+        relooks = collections.Counter(x & round_log.LOOK_RELOOKS for x in looks)
+        first = [round_log.look_ns(x) for x in looks]
+        last = [round_log.look_ns(x, True) for x in looks if x & round_log.LOOK_RELOOKS]
+        print(f"    {label}'s looks ({len(looks)}): repeated "
+              + ", ".join(f"{k}x {100 * relooks[k] / len(looks):.1f} %" for k in sorted(relooks))
+              + f"; first saw the tail move {100 * sum(1 for x in looks if x & round_log.LOOK_FIRST_MOVED) / len(looks):.1f} %"
+              + f", words taken valid {100 * sum(1 for x in looks if x & round_log.LOOK_VALID) / len(looks):.1f} %")
+        print(f"      first look's round trip: {round_log.quantiles(first, (0.1, 0.5, 0.9))}"
+              + (f"; last repeated look's: {round_log.quantiles(last, (0.1, 0.5, 0.9))}" if last else ""))
 
 
 def main():
@@ -97,7 +112,8 @@ def main():
                           found_after=starts[k] - send, turnaround=send - ends[k - 1],
                           gap=round_log.since(p[0], rounds[i + 1][0]) - p[2], prev_serve=p[2] - p[1],
                           commands=bool(e[3] & round_log.COMMANDS), sweep=bool(e[3] & round_log.SWEEP),
-                          hit=bool(e[3] & round_log.PREFETCH_HIT)))
+                          hit=bool(e[3] & round_log.PREFETCH_HIT), looks=e[6],
+                          missed_looks=rounds[j - 1][6] if j - i > 1 else None))
     # The constant: the fastest tenth's median send-to-round offset is set to 0.
     fast = sorted(calls, key=lambda c: c["latency"])[: len(calls) // 10]
     base_found, base_turn = median([c["found_after"] for c in fast]), median([c["turnaround"] for c in fast])

@@ -45,7 +45,16 @@ struct RoundLogEntry {
                       // that served first, ns from its loads to its reply's publication
   uint16_t marks[kRoundMarks];  // ns after the loads were in, or kMarkAbsent (not passed this round)
   uint32_t cycles;              // SM clock cycles from the log's previous entry to this one
-  uint32_t reserved;
+  uint32_t looks;               // RoundLook bits: what the lone caller's looks saw (scout.cuh)
+};
+
+// What a round's looks at the lone caller's record saw (RoundLogEntry::looks).
+enum RoundLook : uint32_t {
+  kLookRelooksMask = 3u,        // bits 0-1: looks repeated after a miss
+  kLookFirstMoved = 1u << 2,    // the first look saw the caller's tail moved
+  kLookValid = 1u << 3,         // the words finally taken were the record (digest matched)
+  kLookFirstNsShift = 8,        // bits 8-19: the first look's round trip, in 16 ns units
+  kLookLastNsShift = 20,        // bits 20-31: the last repeated look's round trip, in 16 ns units
 };
 
 enum RoundFlag : uint32_t {
@@ -63,6 +72,26 @@ __device__ RoundLogEntry g_round_log[kRoundLogEntries];
 __device__ uint32_t g_round_count;
 __device__ uint64_t g_round_marks[kRoundMarks];
 __device__ uint64_t g_round_clock;  // clock64() at the last entry: cycles against ns give the SM's clock
+__device__ uint32_t g_round_looks;  // RoundLook bits of the round in progress
+
+// Lane 0 of the scout: a look at the lone caller that left at `left`
+// (log_clock()) is in; `first`: the round's first; `moved`: it saw the tail move.
+__device__ inline void log_look(uint64_t left, bool first, bool moved) {
+  const uint32_t units = uint32_t((globaltimer() - left) / 16);
+  const uint32_t ns = units < 0xfffu ? units : 0xfffu;
+  uint32_t v = g_round_looks;
+  if (first) {
+    v = (moved ? kLookFirstMoved : 0u) | ns << kLookFirstNsShift;
+  } else {
+    v = (v & ~(0xfffu << kLookLastNsShift)) | ns << kLookLastNsShift;
+    if ((v & kLookRelooksMask) != kLookRelooksMask) ++v;
+  }
+  g_round_looks = v;
+}
+__device__ inline void log_look_valid(bool valid) {
+  if (valid) g_round_looks |= kLookValid;
+}
+__device__ inline uint64_t log_clock() { return globaltimer(); }
 
 // Lane 0 of the scout, or of warp 1 while it serves for the scout.
 __device__ inline void mark_round_at(RoundMark m, uint64_t t) { g_round_marks[m] = t; }
@@ -73,7 +102,8 @@ __device__ inline void log_round(uint64_t start, uint64_t loaded_at, uint64_t fe
   const uint32_t i = atomicAdd(&g_round_count, 1u) % kRoundLogEntries;
   const uint64_t fence = fenced_at > loaded_at ? fenced_at - loaded_at : 0;
   RoundLogEntry e{uint32_t(start), uint32_t(loaded_at - start), uint32_t(globaltimer() - start),
-                  flags | uint32_t(fence < (1u << 24) ? fence : (1u << 24) - 1) << 8, {}, 0, 0};
+                  flags | uint32_t(fence < (1u << 24) ? fence : (1u << 24) - 1) << 8, {}, 0, g_round_looks};
+  g_round_looks = 0;
   const uint64_t clock = clock64();
   e.cycles = uint32_t(clock - g_round_clock);
   g_round_clock = clock;
@@ -88,6 +118,9 @@ __device__ inline void log_round(uint64_t start, uint64_t loaded_at, uint64_t fe
 __device__ inline void log_round(uint64_t, uint64_t, uint64_t, uint32_t) {}
 __device__ inline void mark_round_at(RoundMark, uint64_t) {}
 __device__ inline void mark_round(RoundMark) {}
+__device__ inline void log_look(uint64_t, bool, bool) {}
+__device__ inline void log_look_valid(bool) {}
+__device__ inline uint64_t log_clock() { return 0; }
 #endif
 
 }  // namespace rk::server::gpu

@@ -344,6 +344,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       }
     const uint32_t target_lane = prefetch.slot % 32;
     uint64_t target_tail = __shfl_sync(0xffffffffu, prefetch.header, target_lane);
+    if (lane == 0) log_look(s.now, true, target_tail != prefetch.from);
     // A lone caller's record goes to warp 1 as soon as its digest matches,
     // ahead of the round's verdict, when nothing else can need the scout:
     // no other slot moved, the command words (as just read in a command
@@ -374,9 +375,11 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       // second look 250-500 ns behind the first made every call 1.1 µs
       // slower (docs/benchmarks.md, fifteenth session).
       for (uint32_t again = 0; alone && target_tail == prefetch.from && again < a.relooks; ++again) {
+        const uint64_t left = log_clock();
         prefetch = issue_prefetch(s.prefetch, target_ring, target_seen, lane);
         target_tail = __shfl_sync(0xffffffffu, prefetch.header, target_lane);
         if (lane == 0) {
+          log_look(left, false, target_tail != prefetch.from);
           ++s.stats.relooks;
           s.stats.relook_hits += target_tail != prefetch.from;
         }
@@ -387,6 +390,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     }
     if (target_tail != prefetch.from && check_prefetch(prefetch, target_tail, lane) && lane == target_lane)
       acquired = prefetch.slot;
+    if (lane == 0) log_look_valid(prefetch.valid);
     handed = alone && prefetch.valid;
     if (handed) hand_off(s.handoff, prefetch, prefetch.slot, target_tail, s.key16[prefetch.slot], lane);
   }
