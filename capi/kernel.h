@@ -112,6 +112,10 @@ struct rk_kernel {
   std::atomic<std::thread::id> reserver{};
   // Coarse time of this channel's last kick; see kick() in kernel.cpp.
   std::atomic<uint64_t> last_kick_ns{0};
+  // Where this channel's next request will be written (set at each
+  // publish): a caller whose reply arrives asks for those lines then
+  // (prefetch_next_request in kernel.cpp).
+  std::atomic<std::byte*> next_request{nullptr};
   std::atomic<uint64_t> reply_wait_ns{0};  // moving average of waits that ended with a reply
   uint64_t hlc_physical = 0;  // guarded by send_mu
   uint32_t hlc_logical = 0;

@@ -93,6 +93,10 @@ class RingProducer {
   Doorbell data_bell() const { return Doorbell(&hdr_->data_bell); }
   Doorbell space_bell() const { return Doorbell(&hdr_->space_bell); }
   bool valid() const { return hdr_ != nullptr; }
+  // Where the next record will start (once it fits before the buffer's
+  // end), and the line its publish will write: for write-prefetch hints.
+  std::byte* next_record() const { return buf_ + (tail_ & mask_); }
+  void* tail_line() const { return &hdr_->tail; }
 
  private:
   Result<std::span<std::byte>> try_reserve_slow(size_t n);
