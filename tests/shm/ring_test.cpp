@@ -364,6 +364,21 @@ TEST(ShmRing, PublishNoWake_ThenRing_PublishesAll) {
   drain_expecting(c, {{16, 1}});
 }
 
+// The write-prefetch hints (capi's prefetch_next_request) must name the
+// lines the next record and its publish really write.
+TEST(ShmRing, NextRecordAndTailLine_AreWhereTheNextReserveAndPublishWrite) {
+  RingMemory m(kSmall);
+  auto p = m.producer();
+  EXPECT_EQ(p.tail_line(), static_cast<void*>(&m.header()->tail));
+  for (size_t body : {16u, 100u, 8u}) {
+    std::byte* next = p.next_record();
+    auto r = p.try_reserve(body);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->data(), next + kRecordHeaderBytes) << "body " << body;
+    p.commit(body);
+  }
+}
+
 TEST(ShmRing, ReserveOnFullRing_PublishesStagedRecordsBeforeWaiting) {
   RingMemory m(kSmall);
   auto p = m.producer();
