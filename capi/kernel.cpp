@@ -89,7 +89,7 @@ void publish_request(rk_kernel* k, size_t len, uint64_t now, bool awaited) {
 void prefetch_next_request(rk_kernel* k) {
   if (std::byte* next = k->next_request.load(std::memory_order_relaxed)) {
     shm::prefetch_for_write(next);
-    shm::prefetch_for_write(next + 64);
+    if (next + 64 < k->requests.buffer_end()) shm::prefetch_for_write(next + 64);
     shm::prefetch_for_write(k->requests.tail_line());
   }
 }

@@ -94,8 +94,10 @@ class RingProducer {
   Doorbell space_bell() const { return Doorbell(&hdr_->space_bell); }
   bool valid() const { return hdr_ != nullptr; }
   // Where the next record will start (once it fits before the buffer's
-  // end), and the line its publish will write: for write-prefetch hints.
+  // end), the buffer's end, and the line its publish will write: for
+  // write-prefetch hints.
   std::byte* next_record() const { return buf_ + (tail_ & mask_); }
+  const std::byte* buffer_end() const { return buf_ + cfg_.capacity; }
   void* tail_line() const { return &hdr_->tail; }
 
  private:

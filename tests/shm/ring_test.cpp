@@ -370,6 +370,7 @@ TEST(ShmRing, NextRecordAndTailLine_AreWhereTheNextReserveAndPublishWrite) {
   RingMemory m(kSmall);
   auto p = m.producer();
   EXPECT_EQ(p.tail_line(), static_cast<void*>(&m.header()->tail));
+  EXPECT_EQ(p.buffer_end() - p.next_record(), std::ptrdiff_t(kSmall.capacity));
   for (size_t body : {16u, 100u, 8u}) {
     std::byte* next = p.next_record();
     auto r = p.try_reserve(body);

@@ -371,7 +371,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       // The look missed the caller (its request landed while the look was
       // in flight, or the caller is late): look again at once, up to
       // `relooks` times, rather than after the round's end and the next
-      // round's set-up (~2 µs where a look is ~1.1-1.3). Not sooner: a
+      // round's set-up (~2.5 µs where a look is ~1.4). Not sooner: a
       // second look 250-500 ns behind the first made every call 1.1 µs
       // slower (docs/benchmarks.md, fifteenth session).
       for (uint32_t again = 0; alone && target_tail == prefetch.from && again < a.relooks; ++again) {
