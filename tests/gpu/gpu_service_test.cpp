@@ -199,6 +199,23 @@ bool echo_reply_is_whole(const rk_message* m, Size size_of, Byte byte_of) {
   return env.getHlcPhysical() == 0 && env.getHlcLogical() == 0 && env.getFlags() == 0 && env.getStatus() == 0;
 }
 
+// One echo rk_call of call `c`'s bytes (`byte_of(c, j)`, `size_of(c)` of
+// them): whether its reply differs. A call that fails is a test failure
+// (and counts as wrong).
+template <class Size, class Byte>
+bool echo_call_differs(rk_kernel* k, uint32_t type, uint64_t c, Size size_of, Byte byte_of, std::vector<uint8_t>& buf) {
+  const size_t n = size_of(c);
+  for (size_t j = 0; j < n; ++j) buf[j] = byte_of(c, j);
+  rk_message* m = nullptr;
+  const rk_status s = rk_call(k, type, buf.data(), n, &m, 10000);
+  EXPECT_EQ(s, RK_OK) << why(s);
+  if (s != RK_OK) return true;
+  MessagePtr reply(m);
+  size_t got = 0;
+  const void* d = rk_message_data(m, &got);
+  return got != n || std::memcmp(d, buf.data(), n) != 0 || rk_message_status(m) != RK_OK;
+}
+
 // Records bigger than the shared stage go through the block's device-memory
 // stages. A reply's room is its request's size plus 256 bytes (at most the
 // biggest record), and where rooms are big only the reply and its filler's
@@ -326,15 +343,8 @@ TEST_P(GpuService, LoneCallsAndBurstsTakingTurnsOnOneBlockComeBackWhole) {
   size_t wrong = 0;
   for (uint64_t turn = 0; turn < kTurns; ++turn) {
     for (uint64_t i = 0; i < kLone; ++i, ++next) {
-      const size_t n = size_of(next);
-      for (size_t j = 0; j < n; ++j) buf[j] = byte_of(next, j);
-      rk_message* m = nullptr;
-      const rk_status s = rk_call(k.get(), 3, buf.data(), n, &m, 10000);
-      ASSERT_EQ(s, RK_OK) << why(s);
-      MessagePtr reply(m);
-      size_t got = 0;
-      const void* d = rk_message_data(m, &got);
-      wrong += got != n || std::memcmp(d, buf.data(), n) != 0 || rk_message_status(m) != RK_OK;
+      wrong += echo_call_differs(k.get(), 3, next, size_of, byte_of, buf);
+      ASSERT_FALSE(HasFailure());
     }
     const uint64_t first = next;
     for (uint64_t i = 0; i < kBurst; ++i, ++next) {
@@ -376,15 +386,8 @@ TEST_P(GpuService, LoneCallsLandingAtEveryPhaseOfTheLookComeBackWhole) {
     const auto pause = std::chrono::nanoseconds((c * 97) % 4000);
     for (auto until = std::chrono::steady_clock::now() + pause; std::chrono::steady_clock::now() < until;) {
     }
-    const size_t n = size_of(c);
-    for (size_t j = 0; j < n; ++j) buf[j] = byte_of(c, j);
-    rk_message* m = nullptr;
-    const rk_status s = rk_call(k.get(), 5, buf.data(), n, &m, 10000);
-    ASSERT_EQ(s, RK_OK) << why(s);
-    MessagePtr reply(m);
-    size_t got = 0;
-    const void* d = rk_message_data(m, &got);
-    wrong += got != n || std::memcmp(d, buf.data(), n) != 0 || rk_message_status(m) != RK_OK;
+    wrong += echo_call_differs(k.get(), 5, c, size_of, byte_of, buf);
+    ASSERT_FALSE(HasFailure());
   }
   EXPECT_EQ(wrong, 0u);
   rk_metrics m;
