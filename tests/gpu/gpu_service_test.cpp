@@ -179,6 +179,16 @@ TEST_P(GpuService, PipelinedRunsOfEqualAndMixedSizesAllComeBack) {
   RK_EXPECT_OK(rk_terminate(k.get(), -1));
 }
 
+// The kernel counted `processed` messages and no error; then it is terminated.
+void expect_counted_then_terminate(rk_kernel* k, uint64_t processed) {
+  rk_metrics m;
+  rk_metrics_init(&m);
+  RK_ASSERT_OK(rk_kernel_metrics(k, &m));
+  EXPECT_EQ(m.processed, processed);
+  EXPECT_EQ(m.errors, 0u);
+  RK_EXPECT_OK(rk_terminate(k, -1));
+}
+
 // An echo reply checked whole: the payload `byte_of(c, j)` for j < size,
 // the bytes after it up to the next word (which a builder in a zeroed room
 // never writes), and the envelope fields the GPU never sets.
@@ -251,12 +261,7 @@ TEST_P(GpuService, BigRepliesComeBackWholeWithNothingStaleAroundThem) {
         return echo_reply_is_whole(m, size_of, byte_of);
       });
   EXPECT_EQ(wrong, 0u);
-  rk_metrics m;
-  rk_metrics_init(&m);
-  RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
-  EXPECT_EQ(m.processed, kCount);
-  EXPECT_EQ(m.errors, 0u);
-  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+  expect_counted_then_terminate(k.get(), kCount);
 }
 
 // One big record and many small ones in one span: the span goes to the
@@ -361,12 +366,7 @@ TEST_P(GpuService, LoneCallsAndBurstsTakingTurnsOnOneBlockComeBackWhole) {
     }
   }
   EXPECT_EQ(wrong, 0u);
-  rk_metrics m;
-  rk_metrics_init(&m);
-  RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
-  EXPECT_EQ(m.processed, kTurns * (kLone + kBurst));
-  EXPECT_EQ(m.errors, 0u);
-  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+  expect_counted_then_terminate(k.get(), kTurns * (kLone + kBurst));
 }
 
 // A lone caller that pauses 0-4 µs before each call lands its requests at
@@ -390,12 +390,7 @@ TEST_P(GpuService, LoneCallsLandingAtEveryPhaseOfTheLookComeBackWhole) {
     ASSERT_FALSE(HasFailure());
   }
   EXPECT_EQ(wrong, 0u);
-  rk_metrics m;
-  rk_metrics_init(&m);
-  RK_ASSERT_OK(rk_kernel_metrics(k.get(), &m));
-  EXPECT_EQ(m.processed, kCalls);
-  EXPECT_EQ(m.errors, 0u);
-  RK_EXPECT_OK(rk_terminate(k.get(), -1));
+  expect_counted_then_terminate(k.get(), kCalls);
 }
 
 TEST_P(GpuService, ManyThreadsCallOneGpuKernelAndGetTheirOwnReplies) {
