@@ -3,6 +3,7 @@
 #include <cstring>
 #include <exception>
 
+#include "capi/call_trace.h"
 #include "capi/client.h"
 #include "capi/errors.h"
 #include "capi/kernel.h"
@@ -196,9 +197,11 @@ rk_status rk_call(rk_kernel* k, uint32_t type, const void* data, size_t len, rk_
   return guarded([&] {
     // One deadline for both halves: the caller's timeout bounds the whole call.
     LazyDeadline deadline(timeout_ms);
+    call_trace::enter();
     const uint64_t correlation = k->next_correlation.fetch_add(1, std::memory_order_relaxed);
     if (rk_status s = send_data(k, type, data, len, correlation, deadline, true); s != RK_OK) return s;
     rk_status s = wait_reply(k, correlation, deadline, reply);
+    call_trace::replied();
     if (s == RK_E_TIMEOUT) abandon_reply(k, correlation);  // its late reply must not pin the ring
     return s;
   });

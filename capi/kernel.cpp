@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "capi/call_trace.h"
 #include "capi/errors.h"
 #include "shm/clock.h"
 
@@ -297,6 +298,10 @@ rk_status bind_kernel(rk_client* c, rk::schema::Bound::Reader bound, int bell_fd
   auto req = shm::RingProducer::attach(base + s.request_offset, s.ring_bytes);
   auto rep = shm::RingConsumer::attach(base + s.reply_offset, s.ring_bytes);
   if (!req || !rep) return fail(RK_E_CORRUPT, "channel rings are not formatted");
+  // The segment is sparse and mapped lazily: without this, the first lap
+  // of each ring paid a page fault every page (shm/segment.h).
+  shm::prefault(base + s.request_offset, s.ring_bytes);
+  shm::prefault(base + s.reply_offset, s.ring_bytes);
   k->requests = *req;
   k->replies = *rep;
   k->max_payload = k->requests.config().max_record - shm::kEnvelopeHeaderBytes;
@@ -350,6 +355,7 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   const uint64_t now = stamp(k, f);
   auto n = shm::write_data_envelope(*room, f, {static_cast<const std::byte*>(data), len});
   publish_request(k, *n, now, awaited);
+  if (awaited) call_trace::published(reinterpret_cast<uintptr_t>(room->data()));
   return ok();
 }
 

@@ -35,6 +35,19 @@ struct Segment::Impl {
   uint64_t size() const { return raw ? raw_size : region.get_size(); }
 };
 
+bool prefault(void* p, uint64_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t from = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t to = reinterpret_cast<uintptr_t>(p) + bytes;
+  return bytes == 0 || madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE) == 0;
+#else
+  (void)p;
+  (void)bytes;
+  return false;
+#endif
+}
+
 std::string random_segment_name() {
   unsigned char bytes[16];
   size_t got = 0;

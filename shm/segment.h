@@ -55,6 +55,15 @@ class Segment {
   std::unique_ptr<Impl> impl_;
 };
 
+// Maps every page of [p, p + bytes) into this process now, writable
+// (MADV_POPULATE_WRITE), so that no message's store or load takes the page
+// fault of a page's first touch: for a ring, one in every 32 small records
+// of its first lap paid one (1.5-3 µs in a VM). Allocates the pages, so
+// only for memory that will be used: rings, not a sparse segment's rest.
+// Best effort: false where the kernel cannot (before Linux 5.14), and
+// nothing changes.
+bool prefault(void* p, uint64_t bytes);
+
 // A fresh name: "rk-" followed by 32 hex digits from getrandom().
 std::string random_segment_name();
 

@@ -78,6 +78,18 @@ __device__ inline void hand_off(LoneHandoff& h, const Prefetch& p, uint32_t slot
   barrier_arrive(kHandBarrier, kHandThreads);  // orders the stores above before warp 1's reads
 }
 
+// Warp 1's lanes: the record handed over, as the scout's lanes held it
+// once its digest matched.
+__device__ inline Prefetch handed_prefetch(const LoneHandoff& h, uint32_t lane) {
+  Prefetch p;
+  p.word = h.words[lane];
+  p.from = h.from;
+  p.reply_head = h.reply_head;
+  p.slot = h.slot;
+  p.valid = true;
+  return p;
+}
+
 // The scout's lanes: waits until warp 1 is done with the record handed over;
 // true when warp 1 served it.
 __device__ inline bool wait_handed(const LoneHandoff& h) {

@@ -323,12 +323,7 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
           avail > shm::kTailDigestMaxBytes)
         return false;
       if (lane == 0) mark_round(kMarkCursor);
-      Prefetch p;
-      p.word = h.words[lane];
-      p.from = h.from;
-      p.reply_head = h.reply_head;
-      p.slot = slot;
-      p.valid = true;
+      Prefetch p = handed_prefetch(h, lane);
       uint64_t staged = 0;
       const LoneServed served = serve_lone_record<true>(a, cur, w, avail, p, smem_in, smem_out, handler, tel, st, staged);
       if (served == LoneServed::declined) return false;

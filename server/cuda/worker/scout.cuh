@@ -352,18 +352,18 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
     // sweep forced, no bell unanswered. The verdict below then serves first,
     // as it would have. (Not on words older than the round's: a table
     // change acknowledged while warp 1 serves could unmap its channel.)
-    bool benign = s.active && !s.terminate && s.epoch == s.table_epoch && s.bell == s.last_bell;
-    if (command_round) {
-      // Each of the three lanes judges the word it loaded (see above).
-      const bool fine = lane == 0   ? uint32_t(command_word) != 0 && uint32_t(command_word >> 32) == 0
-                        : lane == 1 ? command_word == s.table_epoch
-                        : lane == 2 ? uint32_t(command_word) == s.last_bell  // prefetching: not staged
-                                    : true;
-      benign = __all_sync(0xffffffffu, fine);
-    }
     bool alone = false;  // a lone caller's round: nothing but its slot can have moved
-    if (s.lone_server && benign && !sweep_forced) {
-      bool other = false;
+    if (s.lone_server && !sweep_forced) {
+      bool benign = s.active && !s.terminate && s.epoch == s.table_epoch && s.bell == s.last_bell;
+      if (command_round) {
+        // Each of the three lanes judges the word it loaded (see above).
+        const bool fine = lane == 0   ? uint32_t(command_word) != 0 && uint32_t(command_word >> 32) == 0
+                          : lane == 1 ? command_word == s.table_epoch
+                          : lane == 2 ? uint32_t(command_word) == s.last_bell  // prefetching: not staged
+                                      : true;
+        benign = __all_sync(0xffffffffu, fine);
+      }
+      bool other = !benign;
 #pragma unroll
       for (uint32_t j = 0; j < kLoadsPerLane; ++j)
         other |= want[j] & (tail[j] != seen[j]) & (lane + 32 * j != prefetch.slot);
