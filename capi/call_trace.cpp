@@ -18,11 +18,11 @@ namespace rk::capi::call_trace {
 namespace {
 
 struct Entry {
-  uint64_t enter_ns, published_ns, drained_ns, replied_ns;
+  uint64_t enter_ns, written_ns, published_ns, drained_ns, replied_ns;
   uint64_t ring_position;
   uint64_t cpu;
 };
-static_assert(sizeof(Entry) == 48);  // bench/call_trace.py reads this layout
+static_assert(sizeof(Entry) == 56);  // bench/call_trace.py reads this layout
 
 constexpr size_t kEntries = size_t(1) << 20;
 
@@ -59,7 +59,11 @@ Log& log() {
 }  // namespace
 
 void enter() {
-  if (Entry* e = log().current()) *e = Entry{monotonic_ns(), 0, 0, 0, 0, uint64_t(sched_getcpu())};
+  if (Entry* e = log().current()) *e = Entry{monotonic_ns(), 0, 0, 0, 0, 0, uint64_t(sched_getcpu())};
+}
+
+void written() {
+  if (Entry* e = log().current()) e->written_ns = monotonic_ns();
 }
 
 void published(uint64_t ring_position) {

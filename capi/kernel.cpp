@@ -354,6 +354,7 @@ rk_status send_data(rk_kernel* k, uint32_t type, const void* data, size_t len, u
   f.correlation = correlation;
   const uint64_t now = stamp(k, f);
   auto n = shm::write_data_envelope(*room, f, {static_cast<const std::byte*>(data), len});
+  if (awaited) call_trace::written();
   publish_request(k, *n, now, awaited);
   if (awaited) call_trace::published(reinterpret_cast<uintptr_t>(room->data()));
   return ok();
