@@ -83,9 +83,6 @@ Result<ChannelPtr> Session::open_channel(uint32_t instance_id, const shm::RingCo
   replies.features &= shm::kRingUnorderedTail;
   if (Errc e = shm::format_ring(base + offset, requests); e != Errc::ok) return e;
   if (Errc e = shm::format_ring(base + offset + one, replies); e != Errc::ok) return e;
-  // A CPU kernel reads and writes them from this mapping: no page faults
-  // on its first lap (shm/segment.h). A GPU worker pins its own.
-  shm::prefault(base + offset, 2 * one);
 
   auto ch = std::make_shared<Channel>();
   ch->session_id = id_;
