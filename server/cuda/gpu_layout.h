@@ -59,9 +59,8 @@ struct alignas(128) ScoutStats {
   uint64_t server_records;      // lone records served by block 0's warp 1 (lone_server.cuh)
   uint64_t relooks;             // looks again at a lone caller's record after a look missed it (scout.cuh)
   uint64_t relook_hits;         // ... that found its tail moved
-  uint64_t look_wait_ns;        // the look wait after a hand-off, as it has adapted (kernel_args.h)
 };
-static_assert(sizeof(ScoutStats) == 256);
+static_assert(sizeof(ScoutStats) == 128);
 
 // The control page: created by the daemon (it reads telemetry and writes
 // commands straight into it), mapped and registered by the worker.

@@ -205,7 +205,6 @@ std::unique_ptr<GpuInstance> GpuInstance::launch(const WorkerMessage& m, int con
   // RK_LOOK_EXTRA_NS replaces kLookExtraNs, RK_RELOOKS kRelooks.
   a.lone_server = env_u32("RK_LONE_SERVER", 1) != 0;
   a.look_extra_ns = env_u32("RK_LOOK_EXTRA_NS", kLookExtraNs);
-  a.look_adapt = env_u32("RK_LOOK_ADAPT", 1) != 0;
   a.relooks = env_u32("RK_RELOOKS", kRelooks);
   trace("launch: setup sync", m.instance);
   die_on(cudaStreamSynchronize(s), "setup");
@@ -262,7 +261,7 @@ void GpuInstance::request_stop() {
 void GpuInstance::trace_rings() {
   std::lock_guard lock(mu_);
   const BlockStats& b0 = control_->blocks[0];
-  char line[512];  // the scout's line is over 300 characters
+  char line[256];
   // Block 0's loop (the scout's block); what was served is summed below.
   std::snprintf(line, sizeof line, "kernel %u: active %u; block 0: rounds %llu parked %u table %llu/%llu", id_,
                 at(control_->cb.active).load(), (unsigned long long)at(b0.rounds).load(), at(b0.parked).load(),
@@ -296,10 +295,10 @@ void GpuInstance::trace_rings() {
   auto u = [](const uint64_t& v) { return (unsigned long long)at(v).load(); };
   std::snprintf(line, sizeof line,
                 "  scout: rounds %llu (moved %llu, sweeps %llu, inline spans %llu, lone records %llu, prefetched %llu, unordered %llu, "
-                "by warp 1 %llu, looks again %llu, found by them %llu, look wait now %llu ns); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
+                "by warp 1 %llu, looks again %llu, found by them %llu); ns: quiet loads %llu (%llu rounds with the command words: %llu), moved loads "
                 "%llu, fence %llu, post+serve %llu",
                 u(sc.rounds), u(sc.moved_rounds), u(sc.sweeps), u(sc.inline_spans), u(sc.lone_records), u(sc.prefetched_records), u(sc.unordered_replies),
-                u(sc.server_records), u(sc.relooks), u(sc.relook_hits), u(sc.look_wait_ns), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
+                u(sc.server_records), u(sc.relooks), u(sc.relook_hits), u(sc.quiet_load_ns), u(sc.command_rounds), u(sc.command_load_ns),
                 u(sc.moved_load_ns), u(sc.fence_ns), u(sc.post_ns));
   trace(line);
   for (auto& c : channels_) {

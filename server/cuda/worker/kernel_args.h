@@ -15,17 +15,6 @@ namespace rk::server::gpu {
 // 6.5 to 4.4 µs and p99 from 10-11 to 6.6-7.0 µs (H100, same lease;
 // docs/benchmarks.md, fourteenth session). RK_LOOK_EXTRA_NS overrides it.
 inline constexpr uint32_t kLookExtraNs = 600;
-// How long that wait should be differs from run to run: where the
-// caller's stores land later, a fixed wait has the look read the lines
-// while they are being written, which stalls the caller's stores too
-// (docs/benchmarks.md, sixteenth session). So the wait adapts (switch
-// RK_LOOK_ADAPT=0 keeps it fixed): it starts at kLookExtraNs, each call
-// the first look missed makes it kLookLongerNs longer, each call the first
-// look found makes it 1/kLookShorterPer of a ns shorter, within
-// [kLookMinNs, kLookMaxNs]. It settles where about one call in
-// 1 + kLookLongerNs * kLookShorterPer is missed: one in 129.
-inline constexpr uint32_t kLookMinNs = 300, kLookMaxNs = 1500;
-inline constexpr uint32_t kLookLongerNs = 64, kLookShorterPer = 2;
 // A round whose look missed a lone caller's next record looks again at
 // once, up to this many times (scout.cuh). RK_RELOOKS overrides it.
 inline constexpr uint32_t kRelooks = 2;
@@ -45,8 +34,7 @@ struct KernelArgs {
   uint32_t builtin;           // rk::builtin::Builtin
   uint32_t staged;            // 1: a bridge copies the requests to device memory and posts their tails
   uint32_t lone_server;       // 1: a one-block kernel's warp 1 serves the scout's lone records (lone_server.cuh)
-  uint32_t look_extra_ns;     // after warp 1 served, the scout's next look waits this long (kLookExtraNs); 0: never
-  uint32_t look_adapt;        // 1: that wait adapts to the caller (kLookLongerNs)
+  uint32_t look_extra_ns;     // after warp 1 served, the scout's next look waits this long (kLookExtraNs)
   uint32_t relooks;           // a look that missed the lone caller is repeated up to this many times (kRelooks)
 };
 

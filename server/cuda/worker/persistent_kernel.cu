@@ -208,8 +208,6 @@ __global__ void __launch_bounds__(kMaxBlockThreads, 1) persistent_kernel(const _
     scout.stats = ScoutStats{};
     scout.prefetch.slot = kMaxChannels;
     scout.look_not_before = 0;
-    scout.look_wait = a.look_extra_ns * kLookShorterPer;
-    scout.look_missed = false;
     scout.lone_server = kLoneServer && a.lone_server && !a.staged && blockDim.x >= 64;
     init_lone_handoff(scout.handoff);
     tel = BlockTelemetry{};

@@ -80,8 +80,6 @@ struct ScoutState {
   uint64_t loaded_at, fenced_at;
   uint64_t published_at;                // a round log build: when the lone path published its reply
   uint64_t look_not_before;             // %globaltimer: the next round's loads wait for it (kLookExtraNs)
-  uint32_t look_wait;                   // that wait after a hand-off, in 1/kLookShorterPer ns (kernel_args.h)
-  bool look_missed;                     // a look at the lone caller found nothing since the last hand-off
   PrefetchTarget prefetch;              // the channel last served inline (tail_prefetch.cuh)
   bool lone_server;                     // warp 1 serves the prefetched lone records (lone_server.cuh)
   LoneHandoff handoff;
@@ -279,14 +277,6 @@ __device__ bool serve_moved_inline(const ScoutState& s, uint32_t own_moved, uint
 // kernel's scout reads the command words alone: its bridge posts the tails.
 // kPrefetch: the one-block kernel's scout prefetches (tail_prefetch.cuh);
 // a multi-block kernel's carries none of that code.
-// The look wait after the next hand-off (kernel_args.h): longer when the
-// first look missed the call just served, a little shorter when it found it.
-__device__ inline uint32_t next_look_wait(uint32_t wait, bool missed) {
-  constexpr uint32_t lo = kLookMinNs * kLookShorterPer, hi = kLookMaxNs * kLookShorterPer;
-  const uint32_t next = missed ? wait + kLookLongerNs * kLookShorterPer : wait - 1;
-  return next < lo ? lo : next > hi ? hi : next;
-}
-
 template <bool kPrefetch, class ServeInline>
 __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t lane, ServeInline& serve_inline) {
   ScoutResult r{false, false, false, false};
@@ -354,10 +344,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
       }
     const uint32_t target_lane = prefetch.slot % 32;
     uint64_t target_tail = __shfl_sync(0xffffffffu, prefetch.header, target_lane);
-    if (lane == 0) {
-      log_look(s.now, true, target_tail != prefetch.from);
-      s.look_missed |= target_tail == prefetch.from;
-    }
+    if (lane == 0) log_look(s.now, true, target_tail != prefetch.from);
     // A lone caller's record goes to warp 1 as soon as its digest matches,
     // ahead of the round's verdict, when nothing else can need the scout:
     // no other slot moved, the command words (as just read in a command
@@ -524,14 +511,7 @@ __device__ ScoutResult scout_round(ScoutState& s, const KernelArgs& a, uint32_t 
   r.posted = moved;
   // What warp 1 declined the scout serves as if it had not handed it over.
   const bool served_by_server = handed && wait_handed(s.handoff);
-  if (served_by_server && lane == 0 && a.look_extra_ns) {
-    if (a.look_adapt) {
-      s.look_wait = next_look_wait(s.look_wait, s.look_missed);
-      s.stats.look_wait_ns = s.look_wait / kLookShorterPer;
-    }
-    s.look_missed = false;
-    s.look_not_before = globaltimer() + (a.look_adapt ? s.look_wait / kLookShorterPer : a.look_extra_ns);
-  }
+  if (served_by_server && lane == 0 && a.look_extra_ns) s.look_not_before = globaltimer() + a.look_extra_ns;
   // After a table change block 0's cursors are refreshed first.
   if (moved && !served_by_server && s.lone_server) lone_cursors_moved(s.handoff, lane);
   if (moved && !served_by_server)
