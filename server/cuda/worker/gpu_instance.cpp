@@ -261,7 +261,7 @@ void GpuInstance::request_stop() {
 void GpuInstance::trace_rings() {
   std::lock_guard lock(mu_);
   const BlockStats& b0 = control_->blocks[0];
-  char line[256];
+  char line[512];  // the scout's line is over 300 characters
   // Block 0's loop (the scout's block); what was served is summed below.
   std::snprintf(line, sizeof line, "kernel %u: active %u; block 0: rounds %llu parked %u table %llu/%llu", id_,
                 at(control_->cb.active).load(), (unsigned long long)at(b0.rounds).load(), at(b0.parked).load(),
