@@ -19,7 +19,7 @@ namespace {
 
 struct Entry {
   uint64_t enter_ns, written_ns, published_ns, drained_ns, replied_ns;
-  uint64_t ring_position;
+  uint64_t record;  // the request record's address: its page and line
   uint64_t cpu;
 };
 static_assert(sizeof(Entry) == 56);  // bench/call_trace.py reads this layout
@@ -32,7 +32,7 @@ class Log {
     if (!dir_.empty()) entries_.resize(kEntries);
   }
   ~Log() { write(); }
-  Entry* current() { return on() ? &entries_[(count_.load(std::memory_order_relaxed)) % kEntries] : nullptr; }
+  Entry* current() { return on() ? &entries_[count_.load(std::memory_order_relaxed) % kEntries] : nullptr; }
   void next() { count_.fetch_add(1, std::memory_order_relaxed); }
   bool on() const { return !entries_.empty(); }
 
@@ -66,10 +66,10 @@ void written() {
   if (Entry* e = log().current()) e->written_ns = monotonic_ns();
 }
 
-void published(uint64_t ring_position) {
+void published(uintptr_t record) {
   if (Entry* e = log().current()) {
     e->published_ns = monotonic_ns();
-    e->ring_position = ring_position;
+    e->record = record;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     e->drained_ns = monotonic_ns();
   }

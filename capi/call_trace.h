@@ -1,6 +1,6 @@
 // Diagnostic (cmake -DRINGKERNEL_CALL_TRACE=ON): where each rk_call's time
 // goes on the caller's side. Every call notes five monotonic times, the
-// request's ring position and the CPU it ran on; at exit the process writes
+// request record's address and the CPU it ran on; at exit the process writes
 // them to $RK_CALL_TRACE_DIR/call-<pid>.bin for bench/call_trace.py.
 // It tells a request published late (the client's stores stalled) from one
 // published on time that the GPU saw late. Off, every hook is empty.
@@ -14,12 +14,12 @@ void enter();
 // The record is written (not yet published).
 void written();
 // After the tail's store: then a full fence, and the time it drained.
-void published(uint64_t ring_position);
+void published(uintptr_t record);
 void replied();
 #else
 inline void enter() {}
 inline void written() {}
-inline void published(uint64_t) {}
+inline void published(uintptr_t) {}
 inline void replied() {}
 #endif
 
